@@ -1,0 +1,312 @@
+package atom
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/atomrt/atom/operations"
+	"github.com/atomrt/atom/persistence"
+	"github.com/atomrt/atom/processes"
+)
+
+const twoProcesses = base + `
+---
+kind: Process
+name: pa
+listen: orders
+steps: [{send: to-a}]
+---
+kind: Process
+name: pb
+listen: orders
+steps: [{send: to-b}]
+`
+
+func TestTwoProcessesShareOneListenerAndGetEveryEventInOrder(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	tp.publish(50)
+	eventually(t, "both processes to get 50 events", func() bool {
+		return len(sk.ns("/a")) == 50 && len(sk.ns("/b")) == 50
+	})
+	if got := sk.ns("/a"); !equalInts(got, seq(1, 50)) {
+		t.Errorf("process pa got %v, want 1..50 in order", got)
+	}
+	if got := sk.ns("/b"); !equalInts(got, seq(1, 50)) {
+		t.Errorf("process pb got %v, want 1..50 in order", got)
+	}
+	subs, runs, _ := tp.stats()
+	if subs != 1 || runs != 1 {
+		t.Errorf("subscriptions = %d (runs %d), want exactly one shared", subs, runs)
+	}
+	st := h.rt.Listeners()
+	if len(st) != 1 || st[0].Received != 50 || st[0].Processed != 100 {
+		t.Fatalf("status = %+v, want one listener, 50 received, 100 processed runs", st)
+	}
+	eventually(t, "position 500", func() bool { return h.rt.Listeners()[0].Position == "500" })
+}
+
+func TestConcurrencyCommitsWatermarkAndDeliversAll(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	sk.delay = 2 * time.Millisecond
+	h := start(t, tp, sk, "")
+	h.deploy(base + `
+---
+kind: Process
+name: pa
+listen: orders
+concurrency: 8
+steps: [{send: to-a}]
+`)
+	tp.publish(200)
+	eventually(t, "200 events", func() bool { return len(sk.ns("/a")) == 200 })
+	got := map[int]int{}
+	for _, n := range sk.ns("/a") {
+		got[n]++
+	}
+	for i := 1; i <= 200; i++ {
+		if got[i] != 1 {
+			t.Fatalf("event %d delivered %d times", i, got[i])
+		}
+	}
+	eventually(t, "position 2000", func() bool { return h.rt.Listeners()[0].Position == "2000" })
+	if c := h.rt.Listeners()[0].Concurrency; c != 8 {
+		t.Errorf("concurrency = %d, want 8", c)
+	}
+}
+
+func TestPauseEveryListenerLosesNothing(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	tp.publish(10)
+	eventually(t, "first 10", func() bool { return len(sk.ns("/a")) == 10 })
+	name := h.rt.Listeners()[0].Name
+	if err := h.rt.Pause(name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "source stopped", func() bool { s, _, _ := tp.stats(); return s == 0 })
+	tp.publish(100)
+	time.Sleep(50 * time.Millisecond) // give a wrongly running listener a chance to read
+	if n := len(sk.ns("/a")); n != 10 {
+		t.Fatalf("while paused %d events were processed, want still 10", n)
+	}
+	if st := h.rt.Listeners()[0]; st.State != operations.Paused {
+		t.Fatalf("state = %s, want paused", st.State)
+	}
+	if err := h.rt.Resume(name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "all 110", func() bool { return len(sk.ns("/a")) == 110 && len(sk.ns("/b")) == 110 })
+	if got := sk.ns("/a"); !equalInts(got, seq(1, 110)) {
+		t.Errorf("got %v, want 1..110 in order", got)
+	}
+	_, _, starts := tp.stats()
+	if len(starts) != 2 || starts[1] != "100" {
+		t.Errorf("source starts = %v, want the resume to start after position 100", starts)
+	}
+}
+
+func TestPoisonDocumentIsDeadLetteredAndOthersGetThrough(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(base + `
+---
+kind: Process
+name: pa
+listen: orders
+steps:
+  - set: {kind: 'body.n == 3 ? "poison" : "ok"'}
+  - map: {expr: 'props.kind == "poison" ? {"n": body.n, "poison": true} : body'}
+  - send: to-a
+`)
+	tp.publish(5)
+	eventually(t, "4 good events", func() bool { return len(sk.ns("/a")) == 4 })
+	eventually(t, "position 50", func() bool { return h.rt.Listeners()[0].Position == "50" })
+	if got := sk.ns("/a"); !equalInts(got, []int{1, 2, 4, 5}) {
+		t.Errorf("sink got %v, want 1 2 4 5", got)
+	}
+	dls, err := h.store.DeadLetters(persistence.DeadLetterQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dls))
+	}
+	dl := dls[0]
+	if dl.Process != "pa" || dl.Doc.Body.(map[string]any)["n"] != float64(3) || dl.Doc.Prop("position") != "30" {
+		t.Errorf("dead letter = %+v, want process pa, the input document n=3 with its position", dl)
+	}
+	if dl.Error == "" || dl.Step == "" {
+		t.Errorf("dead letter lacks error or step: %+v", dl)
+	}
+	st := h.rt.Listeners()[0]
+	if st.Failed != 1 || st.DeadLettered != 1 || st.Processed != 4 {
+		t.Errorf("status = %+v, want 4 processed, 1 failed, 1 dead-lettered", st)
+	}
+	execs, err := h.store.Executions(persistence.ExecQuery{Status: "failed"})
+	if err != nil || len(execs) != 1 {
+		t.Fatalf("failed executions = %+v, %v; want one", execs, err)
+	}
+	if full, err := h.store.Execution(execs[0].ID); err != nil || len(full.Trace) == 0 {
+		t.Errorf("failed execution kept no trace: %+v, %v", full, err)
+	}
+	if execs[0].Tracked["eventUuid"] != "uuid-3" {
+		t.Errorf("tracked = %v, want eventUuid uuid-3", execs[0].Tracked)
+	}
+}
+
+func TestRestartResumesFromCommittedPositionWithoutDuplicates(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	tp.publish(30)
+	eventually(t, "30 events", func() bool { return len(sk.ns("/b")) == 30 })
+	path := h.path
+	h.close()
+
+	tp.publish(20)
+	h2 := start(t, tp, sk, path) // starts the stored active deployment
+	eventually(t, "50 events", func() bool { return len(sk.ns("/a")) == 50 && len(sk.ns("/b")) == 50 })
+	time.Sleep(20 * time.Millisecond)
+	if got := sk.ns("/a"); !equalInts(got, seq(1, 50)) {
+		t.Errorf("after a clean restart got %v, want 1..50 exactly once", got)
+	}
+	_, _, starts := tp.stats()
+	if starts[len(starts)-1] != "300" {
+		t.Errorf("restart began at %q, want after 300", starts[len(starts)-1])
+	}
+	_ = h2
+}
+
+func TestRedeployMidStreamLosesAndRepeatsNothing(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	sk.delay = time.Millisecond
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	tp.publish(100)
+	eventually(t, "some events", func() bool { return len(sk.ns("/a")) > 10 })
+	h.deploy(twoProcesses + "\n# v2\n")
+	tp.publish(50)
+	eventually(t, "150 events", func() bool { return len(sk.ns("/a")) >= 150 })
+	time.Sleep(20 * time.Millisecond)
+	if got := sk.ns("/a"); !equalInts(got, seq(1, 150)) {
+		t.Errorf("across a redeploy got %v, want 1..150 exactly once", got)
+	}
+	deps, err := h.store.Deployments()
+	if err != nil || len(deps) != 2 || !deps[0].Active || deps[0].Version != 2 {
+		t.Errorf("deployments = %+v, %v; want 2 versions, v2 active", deps, err)
+	}
+}
+
+func TestBadDeploymentLeavesRunningOneUntouched(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	_, err := h.rt.Deploy(nil, "test", "")
+	if err == nil {
+		t.Fatal("deploying nothing succeeded")
+	}
+	bad := twoProcesses + "\n---\nkind: Process\nname: pc\nlisten: nope\nsteps: [{send: to-a}]\n"
+	if _, err := h.rt.Deploy([]processes.File{{Name: "bad.yaml", Data: []byte(bad)}}, "test", ""); err == nil {
+		t.Fatal("a deployment with an unknown operation succeeded")
+	}
+	tp.publish(5)
+	eventually(t, "old deployment still running", func() bool { return len(sk.ns("/a")) == 5 })
+}
+
+func TestFailingSourceIsRetriedAndReported(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(base + `
+---
+kind: Operation
+name: broken
+connection: bus
+action: listen
+settings: {channel: /event/Nope__e, fail: true}
+---
+kind: Process
+name: pa
+listen: broken
+steps: [{send: to-a}]
+`)
+	eventually(t, "failed state", func() bool {
+		st := h.rt.Listeners()[0]
+		return st.State == operations.Failed && st.LastError != ""
+	})
+	if st := h.rt.Listeners()[0]; st.LastError != "channel /event/Nope__e refused" {
+		t.Errorf("last error = %q", st.LastError)
+	}
+}
+
+func TestOffsetsChangeOnlyWhilePausedAndAreAudited(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	tp.publish(10)
+	eventually(t, "position 100", func() bool { return h.rt.Listeners()[0].Position == "100" })
+	name := h.rt.Listeners()[0].Name
+	ctx := context.Background()
+	if _, err := h.rt.SetOffset(ctx, name, "50", "ops"); !errors.Is(err, ErrNotPaused) {
+		t.Fatalf("set offset while running: err = %v, want ErrNotPaused", err)
+	}
+	if err := h.rt.Pause(name); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := h.rt.SetOffset(ctx, name, "50", "ops")
+	if err != nil || prev[PositionKey] != "100" {
+		t.Fatalf("set offset: prev %v, %v; want previous 100", prev, err)
+	}
+	changes, err := h.store.OffsetChanges(name)
+	if err != nil || len(changes) != 1 || changes[0].Who != "ops" {
+		t.Fatalf("offset changes = %+v, %v", changes, err)
+	}
+	if err := h.rt.Resume(name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "events 6..10 again", func() bool { return len(sk.ns("/a")) == 15 })
+	if got := sk.ns("/a")[10:]; !equalInts(got, seq(6, 10)) {
+		t.Errorf("after rewinding to 50 got %v, want 6..10", got)
+	}
+}
+
+func TestRetryDeadLetter(t *testing.T) {
+	tp, sk := newTopic(), newSink(t)
+	sk.setRefuse(true)
+	h := start(t, tp, sk, "")
+	h.deploy(base + `
+---
+kind: Process
+name: pa
+listen: orders
+steps: [{send: to-a}]
+`)
+	tp.publish(1)
+	eventually(t, "dead letter", func() bool {
+		d, _ := h.store.DeadLetters(persistence.DeadLetterQuery{})
+		return len(d) == 1
+	})
+	d, _ := h.store.DeadLetters(persistence.DeadLetterQuery{})
+	ctx := context.Background()
+	dl, err := h.rt.RetryDeadLetter(ctx, d[0].ID)
+	if err == nil || dl.Attempts != 2 {
+		t.Fatalf("retry while the sink refuses: %+v, %v; want an error and 2 attempts", dl, err)
+	}
+	if kept, _ := h.store.DeadLetter(d[0].ID); kept.Attempts != 2 {
+		t.Errorf("stored attempts = %d, want 2", kept.Attempts)
+	}
+	sk.setRefuse(false)
+	if _, err := h.rt.RetryDeadLetter(ctx, d[0].ID); err != nil {
+		t.Fatalf("retry once the sink accepts: %v", err)
+	}
+	if got := sk.ns("/a"); !equalInts(got, []int{1}) {
+		t.Errorf("sink got %v after the retry, want [1]", got)
+	}
+	if _, err := h.store.DeadLetter(d[0].ID); !errors.Is(err, persistence.ErrNotFound) {
+		t.Errorf("dead letter still there after a successful retry: %v", err)
+	}
+}

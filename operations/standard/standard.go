@@ -1,0 +1,20 @@
+// Package standard registers Atom's standard set of connectors.
+package standard
+
+import (
+	"github.com/atomrt/atom/operations"
+	httpconn "github.com/atomrt/atom/operations/http"
+)
+
+// Registry returns a registry holding every standard connector.
+func Registry() (*operations.Registry, error) {
+	reg := operations.NewRegistry()
+	for _, register := range []func(*operations.Registry) error{
+		httpconn.Register,
+	} {
+		if err := register(reg); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
