@@ -35,8 +35,11 @@ type Set struct {
 	Operations  map[string]*Operation
 	Mappings    map[string]*Mapping
 	Processes   map[string]*Process
-	// Files holds the YAML sources by file name, as deployed.
+	// Files holds the YAML sources by file name, as deployed. They may
+	// hold literal secrets: show RedactedFiles instead.
 	Files map[string][]byte
+
+	secrets map[string][]span // literal secrets by file, for RedactedFiles
 }
 
 // Connection is a reusable connection component.
