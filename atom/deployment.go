@@ -89,6 +89,9 @@ func (rt *Runtime) makeSenders(d *deployment) error {
 		if err != nil {
 			return fmt.Errorf("%s: operation %q: %w", op.Pos, name, err)
 		}
+		if rt.metrics != nil {
+			s = timedSender{Sender: s, op: name, m: rt.metrics}
+		}
 		d.senders[name] = s
 	}
 	return nil

@@ -27,6 +27,7 @@ func (l *listener) dispatch(doc operations.Document) operations.Outcome {
 		}
 		res := l.dep.exec.Run(l.rt.workCtx, name, d, processes.RunOptions{})
 		l.rt.record(name, l.name, doc, res, l.track[name], "")
+		l.rt.metrics.run(name, res.Status, res.Duration)
 		if out.Reply == nil && res.Reply != nil {
 			out.Reply = res.Reply
 		}
@@ -40,6 +41,7 @@ func (l *listener) dispatch(doc operations.Document) operations.Outcome {
 			return out
 		}
 		l.deadLettered.Add(1)
+		l.rt.metrics.runs.WithLabelValues(name, "dead_lettered").Inc()
 		out.DeadLettered++
 	}
 	return out

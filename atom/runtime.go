@@ -42,6 +42,8 @@ type Runtime struct {
 
 	mu  sync.Mutex // serialises deploys and stop
 	dep *deployment
+
+	metrics *metrics
 }
 
 // New returns a runtime that runs nothing until Start or Deploy.
@@ -55,10 +57,12 @@ func New(opts Options) (*Runtime, error) {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 30 * time.Second
 	}
-	return &Runtime{
+	rt := &Runtime{
 		reg: opts.Registry, store: opts.Store, log: opts.Log,
 		webhooks: opts.Webhooks, drain: opts.DrainTimeout,
-	}, nil
+	}
+	rt.metrics = newMetrics(rt)
+	return rt, nil
 }
 
 // Webhooks returns the router webhook listeners serve on; the web server
