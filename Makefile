@@ -12,7 +12,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/atom
 
 run: build
-	$(BIN) run --processes examples --data $(DATA) --log-format console
+	$(BIN) dev
 
 # npm packages the interop and browser tests drive (installed once).
 npm:

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/atomrt/atom/atom"
+	"github.com/atomrt/atom/emulator"
 	"github.com/atomrt/atom/operations/standard"
 	"github.com/atomrt/atom/persistence"
 	"github.com/atomrt/atom/processes"
@@ -76,12 +77,22 @@ type atomUnderTest struct {
 	rt    *atom.Runtime
 	store *persistence.Store
 	url   string
+	org   *emulator.Emulator
 }
 
-// runAtom starts a real atom on examples/ with its store in dir, serving
-// on a loopback port.
+// runAtom starts a Salesforce org emulator and a real atom on examples/
+// pointed at it, with its store in dir, serving on a loopback port.
 func runAtom(t *testing.T, dir string) *atomUnderTest {
 	t.Helper()
+	org, err := emulator.New(emulator.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = org.Close() })
+	t.Setenv("SF_LOGIN_URL", org.URL())
 	reg, err := standard.Registry()
 	if err != nil {
 		t.Fatal(err)
@@ -102,9 +113,9 @@ func runAtom(t *testing.T, dir string) *atomUnderTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := web.NewServer("", web.Handler(rt))
+	srv := web.NewServer("", web.Handler(rt, web.Options{}))
 	go func() { _ = srv.Serve(ln) }()
-	a := &atomUnderTest{rt: rt, store: store, url: "http://" + ln.Addr().String()}
+	a := &atomUnderTest{rt: rt, store: store, url: "http://" + ln.Addr().String(), org: org}
 	t.Cleanup(func() {
 		stopCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 		defer done()

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err = dispatch(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestValidateAcceptsTheExamples(t *testing.T) {
+	out, errOut, err := run(t, "validate", "../../examples")
+	if err != nil {
+		t.Fatalf("validate examples: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "../../examples: ok") {
+		t.Errorf("stdout = %q", out)
+	}
+}
+
+func TestValidateReportsEveryProblemWithPositions(t *testing.T) {
+	_, errOut, err := run(t, "validate", "testdata/bad.yaml")
+	var exit exitError
+	if !errors.As(err, &exit) || exit != 1 {
+		t.Fatalf("err = %v, want exit status 1", err)
+	}
+	for _, want := range []string{
+		`testdata/bad.yaml:3:7:`, `unknown connector type "htp"`, `did you mean "http"`,
+		`testdata/bad.yaml:7:9:`, `order-hook`,
+		`testdata/bad.yaml:9:5:`, `did you mean "route"`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestTestRunsOneDocumentAsADryRun(t *testing.T) {
+	out, errOut, err := run(t, "test", "orders-in", "--processes", "../../examples",
+		"--input", "testdata/order.json", "--props", "http.header.x-request-id=r-1")
+	if err != nil {
+		t.Fatalf("atom test: %v\n%s", err, errOut)
+	}
+	var res struct {
+		Status string
+		Reply  struct{ Body map[string]any }
+		Trace  struct{ Steps []struct{ Kind, Status string } }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not the JSON result: %v\n%s", err, out)
+	}
+	if res.Status != "ok" || res.Reply.Body["priority"] != "high" {
+		t.Errorf("result = %+v", res)
+	}
+	var kinds []string
+	for _, s := range res.Trace.Steps {
+		kinds = append(kinds, s.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "map,set,route,reply" {
+		t.Errorf("trace steps = %s, want map,set,route,reply", got)
+	}
+	if !strings.Contains(out, "dry") {
+		t.Errorf("the send was not marked as a dry run:\n%s", out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, errOut, err := run(t, "frobnicate")
+	if err == nil || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Fatalf("err = %v, stderr = %q", err, errOut)
+	}
+}
