@@ -16,9 +16,10 @@ import (
 
 // The Bayeux meta channels the client uses.
 const (
-	metaHandshake = "/meta/handshake"
-	metaSubscribe = "/meta/subscribe"
-	metaConnect   = "/meta/connect"
+	metaHandshake  = "/meta/handshake"
+	metaSubscribe  = "/meta/subscribe"
+	metaConnect    = "/meta/connect"
+	metaDisconnect = "/meta/disconnect"
 )
 
 // Replay map values with a meaning of their own.
@@ -242,6 +243,19 @@ func (b *bayeux) connect(ctx context.Context, timeout time.Duration) ([]reply, e
 		ID:             b.nextID(),
 		ClientID:       b.clientID,
 		ConnectionType: "long-polling",
+	})
+}
+
+// disconnect ends the session, best effort, so that the server frees it
+// at once instead of after its idle timeout. It must not hold up a stop.
+func (b *bayeux) disconnect() {
+	if b.clientID == "" {
+		return
+	}
+	_, _ = b.send(context.Background(), time.Second, message{
+		Channel:  metaDisconnect,
+		ID:       b.nextID(),
+		ClientID: b.clientID,
 	})
 }
 

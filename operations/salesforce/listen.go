@@ -256,6 +256,11 @@ func (r *run) session(ctx context.Context) (live bool, err error) {
 	if err := r.subscribe(ctx, b); err != nil {
 		return false, err
 	}
+	defer func() {
+		if ctx.Err() != nil { // stopped or paused: let the server forget us now
+			b.disconnect()
+		}
+	}()
 	r.s.SetState(operations.Running, nil)
 	for {
 		wait := r.l.watchdog(b.adviceTimeout())

@@ -1,0 +1,173 @@
+package atom
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/atomrt/atom/emulator"
+	"github.com/atomrt/atom/operations"
+	httpconn "github.com/atomrt/atom/operations/http"
+	"github.com/atomrt/atom/operations/salesforce"
+	"github.com/atomrt/atom/persistence"
+	"github.com/atomrt/atom/processes"
+)
+
+// These tests run the runtime with the real Salesforce connector against
+// the emulator: the listener rules of DESIGN.md with a real stream.
+
+func startWithOrg(t *testing.T) (*Runtime, *emulator.Emulator, *sink) {
+	t.Helper()
+	org, err := emulator.New(emulator.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = org.Close() })
+	store, err := persistence.Open(filepath.Join(t.TempDir(), "atom.db"), persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := operations.NewRegistry()
+	for _, register := range []func(*operations.Registry) error{httpconn.Register, salesforce.Register} {
+		if err := register(reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt, err := New(Options{Registry: reg, Store: store, Log: zerolog.New(io.Discard)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		_ = rt.Stop(stopCtx)
+		cancel()
+		_ = store.Close()
+	})
+	return rt, org, newSink(t)
+}
+
+const orgYAML = `
+kind: Connection
+name: org
+type: salesforce
+settings: {loginUrl: ORG, grant: client_credentials, clientId: atom-emulator, clientSecret: atom-emulator-secret}
+---
+kind: Connection
+name: web
+type: http
+settings: {baseUrl: SINK}
+---
+kind: Operation
+name: orders-a
+connection: org
+action: listen
+settings: {event: Order_Placed__e}
+---
+kind: Operation
+name: orders-b
+connection: org
+action: listen
+settings: {event: Order_Placed__e}
+---
+kind: Operation
+name: to-a
+connection: web
+action: send
+settings: {url: /a}
+---
+kind: Operation
+name: to-b
+connection: web
+action: send
+settings: {url: /b}
+---
+kind: Process
+name: pa
+listen: orders-a
+steps: [{map: {jq: '{n: .Item_Count__c}'}}, {send: to-a}]
+---
+kind: Process
+name: pb
+listen: orders-b
+steps: [{map: {jq: '{n: .Item_Count__c}'}}, {send: to-b}]
+`
+
+func deployOrg(t *testing.T, rt *Runtime, org *emulator.Emulator, sk *sink) {
+	t.Helper()
+	y := strings.NewReplacer("ORG", org.URL(), "SINK", sk.srv.URL).Replace(orgYAML)
+	if _, err := rt.Deploy([]processes.File{{Name: "org.yaml", Data: []byte(y)}}, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "listener running", func() bool {
+		ls := rt.Listeners()
+		return len(ls) == 1 && ls[0].State == operations.Running
+	})
+}
+
+func publishOrders(t *testing.T, org *emulator.Emulator, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if _, err := org.Publish("Order_Placed__e", map[string]any{
+			"Order_Number__c": fmt.Sprintf("ORD-%d", i), "Amount__c": 1.0, "Item_Count__c": i,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTwoProcessesOnOneEventShareOneCometDClient(t *testing.T) {
+	rt, org, sk := startWithOrg(t)
+	deployOrg(t, rt, org, sk)
+	if n := org.Subscribers("Order_Placed__e"); n != 1 {
+		t.Fatalf("emulator shows %d CometD subscribers, want 1 shared by both processes", n)
+	}
+	publishOrders(t, org, 1, 200)
+	eventually(t, "both processes get 200", func() bool { return len(sk.ns("/a")) == 200 && len(sk.ns("/b")) == 200 })
+	if !equalInts(sk.ns("/a"), seq(1, 200)) || !equalInts(sk.ns("/b"), seq(1, 200)) {
+		t.Errorf("not every event in order: a=%v b=%v", sk.ns("/a"), sk.ns("/b"))
+	}
+	if st := rt.Listeners()[0]; len(st.Processes) != 2 || st.Received != 200 {
+		t.Errorf("listener status = %+v, want 2 processes and 200 received", st)
+	}
+}
+
+func TestPauseEveryListenerPublishResumeGetsAllInOrder(t *testing.T) {
+	rt, org, sk := startWithOrg(t)
+	deployOrg(t, rt, org, sk)
+	publishOrders(t, org, 1, 10)
+	eventually(t, "first 10", func() bool { return len(sk.ns("/a")) == 10 && len(sk.ns("/b")) == 10 })
+	for _, l := range rt.Listeners() {
+		if err := rt.Pause(l.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "subscription gone while paused", func() bool { return org.Subscribers("Order_Placed__e") == 0 })
+	publishOrders(t, org, 11, 110)
+	time.Sleep(100 * time.Millisecond)
+	if n := len(sk.ns("/a")); n != 10 {
+		t.Fatalf("%d events processed while every listener was paused, want 10", n)
+	}
+	for _, l := range rt.Listeners() {
+		if err := rt.Resume(l.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "all 110 after resume", func() bool { return len(sk.ns("/a")) == 110 && len(sk.ns("/b")) == 110 })
+	if !equalInts(sk.ns("/a"), seq(1, 110)) || !equalInts(sk.ns("/b"), seq(1, 110)) {
+		t.Errorf("after resume: a=%v b=%v, want 1..110 in order, once each", sk.ns("/a"), sk.ns("/b"))
+	}
+}
