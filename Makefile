@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/atom
 DATA    ?= .atom/data
-NPM_DIRS := emulator/interop
+NPM_DIRS := emulator/interop web/console/e2e
 
 .PHONY: all build run test test-short bench lint npm clean
 
