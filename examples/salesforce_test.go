@@ -37,6 +37,20 @@ func waitRunning(t *testing.T, a *atomUnderTest) {
 	t.Fatalf("listeners not running: %+v", a.rt.Listeners())
 }
 
+// waitProcessed waits until a listener has finished n runs without failure.
+func waitProcessed(t *testing.T, a *atomUnderTest, listener string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := a.rt.Listener(listener); err == nil && st.Processed+st.Failed >= n && st.InFlight == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, _ := a.rt.Listener(listener)
+	t.Fatalf("listener %s did not finish %d runs: %+v", listener, n, st)
+}
+
 func TestOpportunityWonNotifiesBySMSAndEmail(t *testing.T) {
 	rcv, sink := newReceiver(t)
 	t.Setenv("ATOM_SINK_URL", sink.URL)
@@ -73,11 +87,11 @@ func TestPrinterLowInkReordersOnlyUnderTenPercent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := waitFor(t, rcv, "/supplier/orders", 2)
-	time.Sleep(50 * time.Millisecond)
-	if got = rcv.at("/supplier/orders"); len(got) != 2 || got[0]["printer"] != "PRN-04" || got[1]["printer"] != "PRN-09" {
+	waitProcessed(t, a, "org:/event/Printer_Low_Ink__e", 3)
+	if got := rcv.at("/supplier/orders"); len(got) != 2 || got[0]["printer"] != "PRN-04" || got[1]["printer"] != "PRN-09" {
 		t.Fatalf("reorders = %v, want PRN-04 and PRN-09 only", got)
 	}
+	got := rcv.at("/supplier/orders")
 	if got[0]["sku"] != "INK-CYAN" || got[0]["shipTo"] != "Berlin Lab" || got[0]["reference"] == "" {
 		t.Errorf("reorder = %v", got[0])
 	}
@@ -107,7 +121,7 @@ func TestOrderFansOutToThreeSubProcessesAndPoisonIsKept(t *testing.T) {
 		t.Errorf("crm got %v; the CRM sync runs before the warehouse fails", crm)
 	}
 	// The fan-out stops at the failing warehouse step: analytics never sees ORD-3.
-	time.Sleep(100 * time.Millisecond)
+	waitProcessed(t, a, "org:/event/Order_Placed__e", 5)
 	var orders []string
 	for _, e := range rcv.at("/analytics/events") {
 		orders = append(orders, e["order"].(string))
