@@ -10,16 +10,18 @@ import (
 // Webhooks routes requests to the webhook listeners of the running
 // deployment. It implements operations.Webhooks and http.Handler. A route
 // registered again replaces the old one, so a new deployment can take over
-// a path before the old one lets go of it; removing only removes one's own.
+// a path before the old one lets go of it; removing one restores the route
+// it had replaced, so a deployment that fails to build leaves the old one
+// serving.
 type Webhooks struct {
 	mu     sync.RWMutex
-	routes map[string]*route
+	routes map[string][]*route // newest last
 }
 
 type route struct{ h http.Handler }
 
 // NewWebhooks returns an empty router.
-func NewWebhooks() *Webhooks { return &Webhooks{routes: map[string]*route{}} }
+func NewWebhooks() *Webhooks { return &Webhooks{routes: map[string][]*route{}} }
 
 // Handle implements operations.Webhooks.
 func (w *Webhooks) Handle(method, path string, h http.Handler) (func(), error) {
@@ -29,12 +31,21 @@ func (w *Webhooks) Handle(method, path string, h http.Handler) (func(), error) {
 	key := method + " " + path
 	r := &route{h: h}
 	w.mu.Lock()
-	w.routes[key] = r
+	w.routes[key] = append(w.routes[key], r)
 	w.mu.Unlock()
 	return func() {
 		w.mu.Lock()
-		if w.routes[key] == r {
+		rs := w.routes[key]
+		for i, x := range rs {
+			if x == r {
+				rs = append(rs[:i:i], rs[i+1:]...)
+				break
+			}
+		}
+		if len(rs) == 0 {
 			delete(w.routes, key)
+		} else {
+			w.routes[key] = rs
 		}
 		w.mu.Unlock()
 	}, nil
@@ -44,11 +55,11 @@ func (w *Webhooks) Handle(method, path string, h http.Handler) (func(), error) {
 func (w *Webhooks) Match(req *http.Request) (http.Handler, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	r, ok := w.routes[req.Method+" "+req.URL.Path]
-	if !ok {
+	rs := w.routes[req.Method+" "+req.URL.Path]
+	if len(rs) == 0 {
 		return nil, false
 	}
-	return r.h, true
+	return rs[len(rs)-1].h, true
 }
 
 // ServeHTTP serves a webhook or answers 404 in the API's error shape.

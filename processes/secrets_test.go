@@ -172,3 +172,25 @@ func TestSecretNeverInDiagnostics(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestLiteralCredentialHeadersAreRedacted(t *testing.T) {
+	src := "kind: Connection\nname: c\ntype: fake\nsettings:\n  url: x\n  headers:\n    X-Api-Key: abc123secret\n    Authorization: Bearer tok-456\n    Idempotency-Key: '{prop:id}'\n    Accept: application/json\n"
+	set, err := Load(loadTestRegistry(t), []File{{Name: "c.yaml", Data: []byte(src)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := string(set.RedactedFiles()["c.yaml"])
+	for _, secret := range []string{"abc123secret", "tok-456"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("literal credential %q shown:\n%s", secret, shown)
+		}
+	}
+	for _, kept := range []string{"{prop:id}", "application/json"} {
+		if !strings.Contains(shown, kept) {
+			t.Errorf("harmless header value %q redacted:\n%s", kept, shown)
+		}
+	}
+	if got := set.Connections["c"].Settings.Map("headers")["X-Api-Key"]; got != "abc123secret" {
+		t.Errorf("the setting itself lost its value: %q", got)
+	}
+}

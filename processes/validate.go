@@ -3,6 +3,7 @@ package processes
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,8 +144,11 @@ func (l *loader) setting(f *srcFile, path string, fld operations.Field, n *yaml.
 				good = false
 				continue
 			}
-			s, _, ok := l.expand(f, v, path+"."+k, false)
+			s, literal, ok := l.expand(f, v, path+"."+k, false)
 			good = good && ok
+			if literal && credentialKey(k) && hasLiteralCredential(v.Value) {
+				l.noteSecret(f, v) // a literal X-Api-Key header is a secret too
+			}
 			m[k] = s
 		}
 		return m, good
@@ -423,4 +427,32 @@ func (mappingCompiler) CompileExpr(src string) error {
 		return ce.Err
 	}
 	return err
+}
+
+// credentialKey reports whether a map setting's key names a credential
+// (an Authorization or X-Api-Key header, say), whose literal value is then
+// redacted wherever YAML is shown, like a Secret setting's.
+func credentialKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range []string{"auth", "token", "secret", "password", "passwd", "key", "cookie", "credential", "signature"} {
+		if strings.Contains(k, w) && k != "idempotency-key" {
+			return true
+		}
+	}
+	return false
+}
+
+var referenceRE = regexp.MustCompile(`\$\{[^}]*\}`)
+
+// hasLiteralCredential reports whether a header value holds more than
+// references and an auth scheme word: "Bearer ${env:TOKEN}" holds no secret,
+// "Bearer abc123" does.
+func hasLiteralCredential(v string) bool {
+	rest := strings.TrimSpace(referenceRE.ReplaceAllString(v, ""))
+	for _, scheme := range []string{"Bearer", "Basic", "Token", "ApiKey"} {
+		if len(rest) >= len(scheme) && strings.EqualFold(rest[:len(scheme)], scheme) {
+			rest = strings.TrimSpace(rest[len(scheme):])
+		}
+	}
+	return rest != ""
 }

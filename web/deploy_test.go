@@ -244,7 +244,10 @@ steps: [{log: '"x"'}]
 		t.Fatalf("deployments = %+v, want only v1, active", list)
 	}
 	if st, _ := e.hook(`{"id":"o-1","n":1}`); st != 200 {
-		t.Fatalf("old deployment does not serve: %d", st)
+		// The failed build registered the same webhook route, replacing the
+		// old one, then removed it on cleanup: atom.Webhooks must restore
+		// the route a removed registration had replaced.
+		t.Fatalf("old deployment's webhook answers %d after a refused deploy, want 200", st)
 	}
 }
 

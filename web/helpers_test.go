@@ -361,3 +361,25 @@ func newListener(t *testing.T) net.Listener {
 func timeoutCtx(seconds int) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 }
+
+// raw makes a request with headers as given and returns the response, its
+// body closed at cleanup.
+func (e *env) raw(method, path string, body io.Reader, hdr ...string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	e.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}

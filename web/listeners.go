@@ -137,9 +137,9 @@ func (a *api) offsetHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, changes)
 }
 
-// events streams the listeners' status as server-sent events, one
-// "listeners" event a second, until the client leaves or the server shuts
-// down.
+// events streams the listeners' status as server-sent events: one
+// unnamed event a second whose data is the JSON array of ListenerStatus,
+// until the client leaves or the server shuts down.
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// The server's write timeout would cut a long stream; lift it here.
@@ -159,7 +159,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		if _, err := w.Write([]byte("event: listeners\ndata: " + string(data) + "\n\n")); err != nil {
+		if _, err := w.Write([]byte("data: " + string(data) + "\n\n")); err != nil {
 			return
 		}
 		if err := rc.Flush(); err != nil {

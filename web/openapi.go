@@ -131,7 +131,7 @@ func (s *schemas) of(t reflect.Type) map[string]any {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return s.of(t.Elem())
+		return nullable(s.of(t.Elem()))
 	case reflect.Interface:
 		return map[string]any{}
 	case reflect.String:
@@ -162,6 +162,19 @@ func (s *schemas) of(t reflect.Type) map[string]any {
 		return map[string]any{"$ref": "#/components/schemas/" + name}
 	}
 	return map[string]any{}
+}
+
+// nullable allows null besides what schema allows (a nil pointer).
+func nullable(schema map[string]any) map[string]any {
+	if t, ok := schema["type"].(string); ok {
+		out := map[string]any{}
+		for k, v := range schema {
+			out[k] = v
+		}
+		out["type"] = []string{t, "null"}
+		return out
+	}
+	return map[string]any{"anyOf": []any{schema, map[string]any{"type": "null"}}}
 }
 
 // schemaName names a component: the type's name, capitalised.

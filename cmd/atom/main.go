@@ -18,6 +18,7 @@ const usage = `atom runs integration processes.
 Usage:
   atom dev      [--processes DIR] [--rate N]                      emulator + atom + event generator + sink: see events flow
   atom run      [--processes DIR] [--data DIR] [--listen ADDR]   run an atom
+  atom deploy   FILE|DIR --atom URL [--token T] [--note N]       deploy YAML to a running atom
   atom validate FILE|DIR                                          check component YAML
   atom test     PROCESS --input FILE [--processes DIR] [--live]   run one document offline
   atom schema                                                     print the JSON Schema of component YAML
@@ -62,6 +63,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return validate(rest, stdout, stderr)
 	case "test":
 		return testProcess(ctx, rest, stdout, stderr)
+	case "deploy":
+		return deployCmd(ctx, rest, stdout, stderr)
 	case "schema":
 		return schema(stdout)
 	case "reference":

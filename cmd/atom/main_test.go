@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -45,7 +46,7 @@ func TestValidateReportsEveryProblemWithPositions(t *testing.T) {
 
 func TestTestRunsOneDocumentAsADryRun(t *testing.T) {
 	out, errOut, err := run(t, "test", "orders-in", "--processes", "../../examples",
-		"--input", "testdata/order.json", "--props", "http.header.x-request-id=r-1")
+		"--input", "testdata/order.json", "--props", "http.header.x-request-id=r-1", "--json")
 	if err != nil {
 		t.Fatalf("atom test: %v\n%s", err, errOut)
 	}
@@ -69,6 +70,33 @@ func TestTestRunsOneDocumentAsADryRun(t *testing.T) {
 	}
 	if !strings.Contains(out, "dry") {
 		t.Errorf("the send was not marked as a dry run:\n%s", out)
+	}
+}
+
+func TestTestPrintsAReadableTrace(t *testing.T) {
+	out, errOut, err := run(t, "test", "orders-in", "--processes", "../../examples", "--input", "testdata/order.json")
+	if err != nil {
+		t.Fatalf("atom test: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{"process orders-in", "steps[0] map", "steps[2] route", "status: ok", `reply: {"orderId":"o-9","priority":"high"}`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestTestFailsOnAPoisonDocument(t *testing.T) {
+	in := t.TempDir() + "/poison.json"
+	if err := os.WriteFile(in, []byte(`{"id":"o-0","customer":{"name":"X"},"lines":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, "test", "orders-in", "--processes", "../../examples", "--input", in)
+	var exit exitError
+	if !errors.As(err, &exit) || exit != 1 {
+		t.Fatalf("err = %v, want exit status 1", err)
+	}
+	if !strings.Contains(out, "order o-0 has no lines") || !strings.Contains(out, "status: failed") {
+		t.Errorf("output does not explain the failure:\n%s", out)
 	}
 }
 

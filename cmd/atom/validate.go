@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/atomrt/atom/atom"
 	"github.com/atomrt/atom/operations"
@@ -73,6 +74,7 @@ func testProcess(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	input := fs.String("input", "", "JSON file with the input document's body (- for stdin)")
 	props := fs.String("props", "", "document properties, as name=value,name=value")
 	live := fs.Bool("live", false, "make real sends instead of dry runs")
+	asJSON := fs.Bool("json", false, "print the result and trace as JSON")
 	process, rest := splitFirst(args)
 	if err := fs.Parse(rest); err != nil {
 		return err
@@ -97,13 +99,35 @@ func testProcess(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(res); err != nil {
+	if err := printResult(stdout, res, *asJSON); err != nil {
 		return err
 	}
 	if res.Status == processes.StatusFailed {
 		return exitError(1)
+	}
+	return nil
+}
+
+func printResult(w io.Writer, res *processes.Result, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	if err := res.Trace.WriteText(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "status: %s (%s)\n", res.Status, res.Duration.Round(time.Microsecond))
+	if res.Err != nil {
+		fmt.Fprintf(w, "error: %v\n", res.Err)
+	}
+	if res.Reply != nil {
+		b, _ := json.Marshal(res.Reply.Body)
+		fmt.Fprintf(w, "reply: %s\n", b)
+	}
+	for _, out := range res.Outputs {
+		b, _ := json.Marshal(out.Body)
+		fmt.Fprintf(w, "output: %s\n", b)
 	}
 	return nil
 }
