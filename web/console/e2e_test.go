@@ -25,7 +25,6 @@ import (
 	"github.com/atomrt/atom/atom"
 	"github.com/atomrt/atom/emulator"
 	"github.com/atomrt/atom/operations"
-	"github.com/atomrt/atom/operations/salesforce"
 	"github.com/atomrt/atom/operations/standard"
 	"github.com/atomrt/atom/persistence"
 	"github.com/atomrt/atom/processes"
@@ -45,8 +44,9 @@ const (
 	orderEvent      = "Order_Placed__e"
 	sfListener      = "sf:/event/" + orderEvent
 	mainProcess     = "orders-in"
-	eventsWhilePaus = 5
+	pausedEvents    = 5
 	poisonOrder     = "POISON-1"
+	refusedOrder    = "REFUSED-1" // the sink never takes it
 )
 
 // deployment is what the browser test runs: Salesforce order events mapped,
@@ -140,12 +140,17 @@ steps:
 
 // TestConsoleInBrowser drives the console in Debian's headless Chromium
 // (through playwright-core, pinned in e2e/package-lock.json) against a real
-// atom whose listener reads the Salesforce emulator: it pauses the
+// atom, with a token required, whose listener reads the Salesforce
+// emulator: it gives the token at the console's prompt; pauses the
 // listener, publishes events, sees them wait, resumes and sees every one
-// processed; draws a process; test-runs it; and retries a dead letter.
+// processed; draws a process; test-runs it; retries a dead letter once the
+// sink takes it, and retries in vain then discards another; searches
+// executions by replay ID; sets a paused listener's position; checks a
+// phone-sized screen; and, undeployed, the empty states.
 // e2e/console.e2e.mjs asks this test to act on the world (publish, heal
-// the sink) at the points where the scenario needs it. Screenshots of each
-// page land in e2e/screenshots/.
+// the sink, undeploy) where the scenario needs it. Screenshots of each
+// page land in e2e/screenshots/ (-console.docs copies the dashboard's to
+// docs/console.png).
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped with -short")
@@ -184,7 +189,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"ATOM_URL="+a.url, "ATOM_TOKEN="+e2eToken, "SCREENSHOTS="+shots, "CHROMIUM="+chromiumPath,
 		"LISTENER="+sfListener, "OTHER_LISTENER=inbound:POST /hooks/orders", "PROCESS="+mainProcess,
-		"EVENTS="+fmt.Sprint(eventsWhilePaus), "SECRET="+emuClientSecret,
+		"EVENTS="+fmt.Sprint(pausedEvents), "SECRET="+emuClientSecret,
 		"EXPECT_PAIR=body.Order_Number__c=>orderId",
 		`SAMPLE={"Order_Number__c":"TRY-1","Customer_Id__c":"C-9","Amount__c":12.5,"Express__c":true}`)
 	var stderr bytes.Buffer
@@ -228,24 +233,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// What the console showed, checked against the world.
-	st, err := a.rt.Listener(sfListener)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := w.final
 	if st.State != operations.Running {
 		t.Errorf("listener state after the scenario = %s, want running", st.State)
 	}
-	// The poison order's retry runs outside the listener, so its counts
-	// stay as the events left them.
-	if st.Received != eventsWhilePaus+1 || st.Processed != eventsWhilePaus || st.DeadLettered != 1 {
-		t.Errorf("listener counts = received %d, processed %d, dead-lettered %d; want %d, %d and 1",
-			st.Received, st.Processed, st.DeadLettered, eventsWhilePaus+1, eventsWhilePaus)
+	// Retries run outside the listener, so its counts stay as the events
+	// left them: the poison and the refused order dead-lettered once each.
+	if st.Received != pausedEvents+2 || st.Processed != pausedEvents || st.DeadLettered != 2 {
+		t.Errorf("listener counts = received %d, processed %d, dead-lettered %d; want %d, %d and 2",
+			st.Received, st.Processed, st.DeadLettered, pausedEvents+2, pausedEvents)
 	}
 	dls, err := a.rt.DeadLetters(persistence.DeadLetterQuery{})
 	if err != nil || len(dls) != 0 {
 		t.Errorf("dead letters after the retry = %v, %v; want none", dls, err)
 	}
-	for i := 1; i <= eventsWhilePaus; i++ {
+	for i := 1; i <= pausedEvents; i++ {
 		if n := sink.count(fmt.Sprintf("E2E-%d", i)); n < 1 {
 			t.Errorf("order E2E-%d never reached the sink", i)
 		}
@@ -253,11 +255,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := sink.count("TRY-1"); n != 0 {
 		t.Errorf("the dry test run sent TRY-1 to the sink %d times; a dry run must send nothing", n)
 	}
+	if n := sink.count(refusedOrder); n != 0 {
+		t.Errorf("the sink took the order it refuses %d times", n)
+	}
 	if n := sink.count(poisonOrder); n != 1 {
 		t.Errorf("the retried dead letter reached the sink %d times, want once", n)
 	}
 	if *updateDocs {
-		copyFile(t, filepath.Join(shots, "dashboard.png"), filepath.Join("..", "..", "docs", "console.png"))
+		copyFile(t, filepath.Join(shots, "dashboard-final.png"), filepath.Join("..", "..", "docs", "console.png"))
 	}
 	t.Logf("screenshots in %s", shots)
 }
@@ -268,6 +273,8 @@ type world struct {
 	emu  *emulator.Emulator
 	sink *sink
 	rt   *atom.Runtime
+	// final is the listener's status before the scenario undeployed.
+	final atom.ListenerStatus
 }
 
 // answer handles one request of console.e2e.mjs; {"error": ...} fails the
@@ -285,7 +292,7 @@ func (w *world) answer(ask string, line map[string]any) map[string]any {
 		if err != nil || st.State != operations.Paused {
 			return fail("listener is %s (%v), want paused before publishing", st.State, err)
 		}
-		for i := 1; i <= eventsWhilePaus; i++ {
+		for i := 1; i <= pausedEvents; i++ {
 			if _, err := w.emu.Publish(orderEvent, map[string]any{
 				"Order_Number__c": fmt.Sprintf("E2E-%d", i), "Customer_Id__c": "C-1",
 				"Amount__c": float64(10 * i), "Express__c": i%2 == 0,
@@ -293,7 +300,7 @@ func (w *world) answer(ask string, line map[string]any) map[string]any {
 				return fail("publish: %v", err)
 			}
 		}
-		return map[string]any{"published": eventsWhilePaus, "received": st.Received, "processed": st.Processed}
+		return map[string]any{"published": pausedEvents, "received": st.Received, "processed": st.Processed}
 	case "check-paused":
 		// The events wait in the emulator while the listener is paused.
 		st, err := w.rt.Listener(sfListener)
@@ -303,7 +310,7 @@ func (w *world) answer(ask string, line map[string]any) map[string]any {
 		if before, _ := line["processed"].(float64); st.Processed != int64(before) {
 			return fail("processed %d while paused, the console showed %v", st.Processed, before)
 		}
-		for i := 1; i <= eventsWhilePaus; i++ {
+		for i := 1; i <= pausedEvents; i++ {
 			if w.sink.count(fmt.Sprintf("E2E-%d", i)) != 0 {
 				return fail("order E2E-%d reached the sink while the listener was paused", i)
 			}
@@ -311,7 +318,7 @@ func (w *world) answer(ask string, line map[string]any) map[string]any {
 		return map[string]any{"ok": true}
 	case "check-delivered":
 		if !poll(20*time.Second, func() bool {
-			for i := 1; i <= eventsWhilePaus; i++ {
+			for i := 1; i <= pausedEvents; i++ {
 				if w.sink.count(fmt.Sprintf("E2E-%d", i)) == 0 {
 					return false
 				}
@@ -337,6 +344,37 @@ func (w *world) answer(ask string, line map[string]any) map[string]any {
 			return fail("the poison order was not dead-lettered")
 		}
 		return map[string]any{"id": dl.ID, "replayId": dl.Doc.Props["replayId"]}
+	case "undeploy":
+		// The last step: keep what the listener ended with, then leave
+		// nothing deployed so that the console shows its empty states.
+		st, err := w.rt.Listener(sfListener)
+		if err != nil {
+			return fail("%v", err)
+		}
+		w.final = st
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.rt.Undeploy(ctx); err != nil {
+			return fail("%v", err)
+		}
+		return map[string]any{"ok": true}
+	case "refuse":
+		if _, err := w.emu.Publish(orderEvent, map[string]any{"Order_Number__c": refusedOrder, "Amount__c": 2.0}); err != nil {
+			return fail("publish: %v", err)
+		}
+		var dl persistence.DeadLetter
+		if !poll(20*time.Second, func() bool {
+			dls, err := w.rt.DeadLetters(persistence.DeadLetterQuery{})
+			if err != nil || len(dls) == 0 {
+				return false
+			}
+			dl = dls[0]
+			body, _ := dl.Doc.Body.(map[string]any)
+			return body["Order_Number__c"] == refusedOrder
+		}) {
+			return fail("the refused order was not dead-lettered")
+		}
+		return map[string]any{"id": dl.ID}
 	case "heal":
 		w.sink.acceptPoison.Store(true)
 		return map[string]any{"ok": true}
@@ -365,7 +403,7 @@ func newSink(t *testing.T) *sink {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if strings.HasPrefix(body.OrderID, "POISON") && !s.acceptPoison.Load() {
+		if body.OrderID == refusedOrder || strings.HasPrefix(body.OrderID, "POISON") && !s.acceptPoison.Load() {
 			http.Error(w, `{"error":"order refused: unknown customer"}`, http.StatusBadRequest)
 			return
 		}
@@ -423,12 +461,6 @@ func startAtom(t *testing.T, yaml string) *atomUnderTest {
 	reg, err := standard.Registry()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, ok := reg.Get(salesforce.Name); !ok {
-		// Until the standard set includes it.
-		if err := salesforce.Register(reg); err != nil {
-			t.Fatal(err)
-		}
 	}
 	store, err := persistence.Open(filepath.Join(t.TempDir(), "atom.db"), persistence.Options{})
 	if err != nil {

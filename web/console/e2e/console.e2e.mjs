@@ -61,9 +61,16 @@ async function count(page, listener, key) {
 }
 
 async function shot(page, name, fullPage = true) {
-  // From the top, so that the sticky header sits where it belongs.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: path.join(cfg.shots, name + '.png'), fullPage });
+  // From the top, so that the sticky header sits where it belongs, and
+  // without the toasts of earlier actions (hidden as the console hides
+  // them: the page's CSP refuses an injected style).
+  await page.evaluate(() => {
+    window.scrollTo(0, 0);
+    const t = document.getElementById('toast');
+    t.className = 'toast';
+    t.textContent = '';
+  });
+  await page.screenshot({ path: path.join(cfg.shots, name + '.png'), fullPage, animations: 'disabled' });
   say({ step: 'screenshot', file: name + '.png' });
 }
 
@@ -116,6 +123,14 @@ async function main() {
     const dialog = page.locator('#token-dialog');
     await dialog.waitFor({ state: 'visible' });
     await shot(page, 'token-prompt', false);
+    // Cancelled, the page says why it shows nothing, with the API's code,
+    // and offers the prompt again.
+    await page.click('#token-dialog button[value="cancel"]');
+    const refused = page.locator('main .error', { hasText: 'unauthorized' });
+    await refused.waitFor();
+    await shot(page, 'unauthorized', false);
+    await refused.locator('button', { hasText: 'Enter the API token' }).click();
+    await dialog.waitFor({ state: 'visible' });
     await page.fill('#token-input', cfg.token);
     await page.click('#token-dialog button[value="ok"]');
     await page.locator(`${cardSel(cfg.listener)}[data-state="running"]`).waitFor();
@@ -193,6 +208,46 @@ async function main() {
     say({ step: 'process drawn', nodes: flow.kinds.length, edges: flow.edges, edgeLabels: flow.labels });
     await shot(page, 'process');
 
+    // The layout of a wider flow than the deployment's: a route into three
+    // cases, a case skipped, a branch into four long-labelled paths, and a
+    // loop back up. No two nodes overlap, every edge but the loop goes down,
+    // and everything lies inside the drawing.
+    const layout = await page.evaluate(async () => {
+      const { layout, renderFlow } = await import('./js/flow.js');
+      const g = { nodes: [], edges: [] };
+      const add = (id, kind, label) => g.nodes.push({ id, kind, label: label || `${kind} ${id}` });
+      const link = (from, to, label) => g.edges.push({ from, to, label });
+      add('start', 'start'); add('r', 'route'); link('start', 'r');
+      add('m', 'set'); add('br', 'branch'); add('end', 'end');
+      for (let c = 0; c < 3; c++) {
+        add(`c${c}a`, 'map'); add(`c${c}b`, 'send');
+        link('r', `c${c}a`, `when body.kind == "case ${c}"`); link(`c${c}a`, `c${c}b`); link(`c${c}b`, 'm');
+      }
+      link('r', 'm', 'no match'); link('m', 'br');
+      for (let p = 0; p < 4; p++) {
+        add(`p${p}`, 'log', `a long label for the log step of path number ${p}`);
+        link('br', `p${p}`, `path ${p + 1}`); link(`p${p}`, 'end');
+      }
+      link('p0', 'r', 'again');
+      const L = layout(g);
+      const byId = new Map(L.nodes.map((n) => [n.id, n]));
+      let overlaps = 0;
+      for (const a of L.nodes) {
+        for (const b of L.nodes) {
+          if (a !== b && a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) overlaps++;
+        }
+      }
+      const upward = L.edges.filter((e) => !e.back && byId.get(e.to).rank <= byId.get(e.from).rank).length;
+      const outside = L.nodes.filter((n) => n.x < 0 || n.y < 0 || n.x + n.w > L.width || n.y + n.h > L.height).length;
+      document.querySelector('#flow-h').parentElement.append(renderFlow(g, 'wide'));
+      return { overlaps, upward, outside, back: L.edges.filter((e) => e.back).length, ranks: L.ranks };
+    });
+    await page.evaluate(() => { document.querySelector('.top').style.position = 'static'; });
+    await page.locator('svg.flow').nth(1).screenshot({ path: path.join(cfg.shots, 'flow-wide.png') });
+    await page.evaluate(() => { document.querySelector('.top').style.position = ''; });
+    check(layout.overlaps === 0 && layout.upward === 0 && layout.outside === 0 && layout.back === 1 && layout.ranks === 8,
+      `layout of a wide flow: ${JSON.stringify(layout)}`);
+
     // 6. A test run from the form shows every step.
     await page.goto(`${cfg.url}/console/#/test?process=${encodeURIComponent(cfg.process)}`);
     await page.locator('#tr-run').waitFor();
@@ -236,6 +291,20 @@ async function main() {
     say({ step: 'dead letter retried', id: poison.id });
     await shot(page, 'dead-letters-empty');
 
+    // One the sink always refuses: "retry all" leaves it, with one more
+    // attempt and the error, and discarding it (confirmed) empties the list.
+    const kept = await ask('refuse');
+    await page.goto(`${cfg.url}/console/#/dead-letters?process=${encodeURIComponent(cfg.process)}`);
+    const refusedRow = page.locator(`tr[data-dead-letter="${kept.id}"]`);
+    await refusedRow.waitFor();
+    await page.click('#retry-all');
+    await page.locator('#toast', { hasText: '0 processed, 1 failed again' }).waitFor();
+    await page.locator(`tr[data-dead-letter="${kept.id}"] td[data-label="Attempts"]`, { hasText: '2' }).waitFor();
+    await refusedRow.locator('button', { hasText: 'Discard' }).click();
+    await refusedRow.waitFor({ state: 'detached' });
+    await page.locator('#dl-results .empty').waitFor();
+    say({ step: 'dead letter retried in vain and discarded', id: kept.id });
+
     // 8. Executions, searched by a tracked property: the failed run and
     // the retry of the poison order share its replay ID.
     await page.goto(`${cfg.url}/console/#/executions?prop=replayId&value=${encodeURIComponent(poison.replayId)}`);
@@ -254,7 +323,18 @@ async function main() {
     await page.goto(`${cfg.url}/console/#/listeners/${encodeURIComponent(cfg.listener)}`);
     await page.locator('h1', { hasText: cfg.listener }).waitFor();
     await page.locator('#offset-h').waitFor();
+    // Its position can be set while it is paused, and the change is listed.
+    await page.click('main .page-head button[data-action="pause"]');
+    await page.locator('main .page-head button[data-action="resume"]').waitFor();
+    await page.locator('main dl.meta.panel .badge[data-state="paused"]').waitFor();
+    const position = (await page.locator('main dl.meta.panel dd .mono').first().textContent()).trim();
+    check(/^\d+$/.test(position), `no committed position shown on the listener page: "${position}"`);
+    await page.fill('main form input[type="text"]', position);
+    await page.click('main form button[type="submit"]');
+    await page.locator('section tr', { hasText: position }).first().waitFor();
     await shot(page, 'listener');
+    await page.click('main .page-head button[data-action="resume"]');
+    await page.locator('main .page-head button[data-action="pause"]').waitFor();
 
     // Nothing the console showed may hold the deployment's literal secret.
     if (cfg.secret) {
@@ -265,6 +345,12 @@ async function main() {
         check(!html.includes(cfg.secret), `the console shows the literal secret on ${p}`);
       }
     }
+
+    // The dashboard after it all, for the README.
+    await page.goto(`${cfg.url}/console/#/`);
+    await page.locator(`${cardSel(cfg.listener)}[data-state="running"]`).waitFor();
+    await waitTwoRefreshes(page);
+    await shot(page, 'dashboard-final', false);
 
     // 10. A phone: the pages fit the width, nothing scrolls sideways.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -278,6 +364,38 @@ async function main() {
     const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow2 <= 1, `the process page is ${overflow2}px wider than a phone screen`);
     await shot(page, 'process-phone');
+    for (const [route, ready, name] of [
+      ['#/processes', 'main table', ''],
+      ['#/test?process=' + encodeURIComponent(cfg.process), '#tr-run', 'test-run-phone'],
+      ['#/executions', '#ex-results table', 'executions-phone'],
+      ['#/dead-letters', '#dl-results .empty', ''],
+      ['#/deployments', 'main table', ''],
+      ['#/listeners/' + encodeURIComponent(cfg.listener), '#history-h', ''],
+    ]) {
+      await page.goto(`${cfg.url}/console/${route}`);
+      await page.locator(ready).first().waitFor();
+      const wider = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(wider <= 1, `${route} is ${wider}px wider than a phone screen`);
+      if (name) await shot(page, name);
+    }
+
+    // Dark, as a browser set to a dark theme shows it.
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${cfg.url}/console/#/processes/${encodeURIComponent(cfg.process)}`);
+    await page.locator('svg.flow g.node').first().waitFor();
+    await shot(page, 'process-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // 11. With nothing deployed, the pages say so and what to do.
+    await ask('undeploy');
+    await page.goto(`${cfg.url}/console/#/`);
+    await page.locator('#listeners .empty', { hasText: 'No listeners yet' }).waitFor();
+    const hint = await page.locator('#listeners .empty').textContent();
+    check(hint.includes('atom deploy') && hint.includes('POST /api/deployments'), `the empty dashboard says: ${hint}`);
+    await shot(page, 'dashboard-empty', false);
+    await page.goto(`${cfg.url}/console/#/processes`);
+    await page.locator('main .empty', { hasText: 'No processes deployed' }).waitFor();
 
     check(!problems.length, `the page reported errors:\n${problems.join('\n')}`);
     say({ step: 'done' });

@@ -17,6 +17,10 @@ export class ApiError extends Error {
 
 let askToken = async () => null;
 let pending = null; // one token prompt at a time, shared by concurrent calls
+let declined = false; // the operator cancelled the prompt: do not ask again unprompted
+
+/** allowTokenPrompt lets the next 401 ask for the token again, after a cancel. */
+export function allowTokenPrompt() { declined = false; }
 
 /** onTokenNeeded sets the function that asks the operator for a token. */
 export function onTokenNeeded(fn) { askToken = fn; }
@@ -72,11 +76,14 @@ export async function api(method, path, body) {
     } catch (e) {
       throw new ApiError(0, 'unreachable', `The atom did not answer (${e.message}). Is it still running?`);
     }
-    if (resp.status === 401 && attempt < 3) {
+    if (resp.status === 401 && attempt < 3 && !declined) {
       const err = await errorOf(resp);
       pending = pending || askToken(err.message).finally(() => { pending = null; });
       const given = await pending;
-      if (!given) throw err;
+      if (!given) {
+        declined = true;
+        throw err;
+      }
       setToken(given);
       continue;
     }

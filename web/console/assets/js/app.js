@@ -2,7 +2,7 @@
 
 import { get, onTokenNeeded, setToken, token } from './api.js';
 import { h, replace } from './dom.js';
-import { errorBox } from './ui.js';
+import { dropStaleToast, errorBox } from './ui.js';
 import * as listeners from './pages/listeners.js';
 import * as listener from './pages/listener.js';
 import * as processList from './pages/processes.js';
@@ -47,6 +47,7 @@ async function render() {
   if (location.hash && !location.hash.startsWith('#/')) return; // an in-page anchor such as #main
   const { path, query } = parseHash();
   if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
+  dropStaleToast();
   let match = null;
   for (const [re, nav, page] of routes) {
     const m = path.match(re);
@@ -63,6 +64,7 @@ async function render() {
     return;
   }
   main.replaceChildren(h('p', { class: 'loading' }, 'Loading…'));
+  if (!firstRender) loadInfo(); // the active deployment may have changed
   try {
     cleanup = (await match.page.render(main, match.params, query)) || null;
   } catch (err) {
@@ -82,7 +84,8 @@ function promptToken(reason) {
   const dialog = document.getElementById('token-dialog');
   const form = document.getElementById('token-form');
   const input = document.getElementById('token-input');
-  document.getElementById('token-reason').textContent = reason || '';
+  // The API's reason matters when a token was given and refused.
+  document.getElementById('token-reason').textContent = token() ? `The token in use was refused: ${reason}.` : '';
   input.value = '';
   return new Promise((resolve) => {
     const done = (value) => {
@@ -131,7 +134,7 @@ document.getElementById('skip').addEventListener('click', (e) => {
   e.preventDefault();
   main.focus();
 });
-document.addEventListener('atom:token', showTokenState);
+document.addEventListener('atom:token', () => { showTokenState(); loadInfo(); });
 document.addEventListener('atom:deployed', loadInfo);
 window.addEventListener('hashchange', render);
 showTokenState();

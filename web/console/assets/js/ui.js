@@ -1,5 +1,6 @@
 // Shared pieces of the pages: error boxes, the toast, times, busy buttons.
 
+import { allowTokenPrompt } from './api.js';
 import { h } from './dom.js';
 import { ago, when } from './format.js';
 
@@ -8,6 +9,12 @@ export function errorBox(err, what) {
   const box = h('div', { class: 'error', role: 'alert' });
   const code = err && err.code ? h('code', { class: 'code' }, err.code) : null;
   box.append(h('p', {}, what ? h('strong', {}, what + ': ') : null, (err && err.message) || String(err), ' ', code));
+  if (err && err.status === 401) {
+    box.append(h('p', {}, h('button', {
+      type: 'button', class: 'small',
+      onclick: () => { allowTokenPrompt(); window.dispatchEvent(new HashChangeEvent('hashchange')); },
+    }, 'Enter the API token')));
+  }
   const details = (err && err.details) || [];
   if (details.length) {
     box.append(h('ul', { class: 'details' }, details.map((d) => h('li', {}, detailText(d)))));
@@ -28,13 +35,26 @@ function detailText(d) {
 }
 
 let toastTimer;
+let toastAt = 0;
 /** toast says briefly, and to screen readers, what an action did. */
 export function toast(message, kind = 'ok') {
   const el = document.getElementById('toast');
+  toastAt = Date.now();
   el.className = `toast show toast-${kind}`;
   el.textContent = message;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { el.className = 'toast'; el.textContent = ''; }, kind === 'error' ? 9000 : 4000);
+}
+
+/**
+ * dropStaleToast hides a toast left by an earlier page; one raised by the
+ * action that led here (a moment ago) stays.
+ */
+export function dropStaleToast() {
+  if (Date.now() - toastAt < 1500) return;
+  const el = document.getElementById('toast');
+  el.className = 'toast';
+  el.textContent = '';
 }
 
 /** timeEl is "5 s ago" with the exact time on hover and for machines. */

@@ -1,6 +1,6 @@
 // One dead letter: its document, error and attempts; retry or discard.
 
-import { del, enc, get, post } from '../api.js';
+import { del, enc, get, post, qs } from '../api.js';
 import { dl, h, pre, replace, table } from '../dom.js';
 import { num, when } from '../format.js';
 import { busy, errorBox, pageHead, toast } from '../ui.js';
@@ -49,5 +49,5 @@ export async function render(main, [id]) {
     h('h2', {}, 'Properties'),
     props.length ? table('Properties', ['Property', 'Value'], props.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', { class: 'mono' }, v))))
       : h('p', { class: 'hint' }, 'None.'),
-    h('p', {}, h('a', { class: 'button', href: '#/test?process=' + enc(d.process) }, 'Try it in a test run')));
+    h('p', {}, h('a', { class: 'button', href: '#/test' + qs({ process: d.process, deadLetter: d.id }) }, 'Try this document in a test run')));
 }

@@ -36,7 +36,7 @@ export async function render(main, _params, query) {
       shown = 0;
       tbody.replaceChildren();
       replace(results, h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Dead letters' },
-        h('table', {}, h('caption', { class: 'sr-only' }, 'Dead letters, newest first'),
+        h('table', { class: 'stack' }, h('caption', { class: 'sr-only' }, 'Dead letters, newest first'),
           h('thead', {}, h('tr', {}, ['Kept', 'Process', 'Step', 'Error', 'Attempts', ''].map((x) => h('th', { scope: 'col' }, x)))),
           tbody)), more);
     }
@@ -54,8 +54,8 @@ export async function render(main, _params, query) {
 
   function row(d) {
     const tr = h('tr', { dataset: { deadLetter: d.id } });
-    const attempts = h('td', { class: 'num' }, num(d.attempts));
-    const errorCell = h('td', { class: 'clip', title: d.error || null }, d.error || '');
+    const attempts = h('td', { class: 'num', 'data-label': 'Attempts' }, num(d.attempts));
+    const errorCell = h('td', { class: 'clip', title: d.error || null, 'data-label': 'Error' }, d.error || null);
     const retry = h('button', { type: 'button', class: 'small primary', 'aria-label': `Retry dead letter ${d.id}` }, 'Retry');
     const discard = h('button', { type: 'button', class: 'small danger', 'aria-label': `Discard dead letter ${d.id}` }, 'Discard');
     retry.addEventListener('click', () => busy(retry, async () => {
@@ -83,9 +83,9 @@ export async function render(main, _params, query) {
       });
     });
     tr.append(
-      h('td', {}, h('a', { href: '#/dead-letters/' + enc(d.id), 'aria-label': `Dead letter ${d.id}` }, timeEl(d.at))),
-      h('td', {}, d.process),
-      h('td', { class: 'mono' }, d.step || '–'),
+      h('td', { 'data-label': 'Kept' }, h('a', { href: '#/dead-letters/' + enc(d.id), 'aria-label': `Dead letter ${d.id}` }, timeEl(d.at))),
+      h('td', { 'data-label': 'Process' }, d.process),
+      h('td', { class: 'mono', 'data-label': 'Step' }, d.step || '–'),
       errorCell, attempts,
       h('td', { class: 'row-actions' }, retry, discard));
     return tr;

@@ -3,12 +3,13 @@
 import { enc, get } from '../api.js';
 import { badge, dl, empty, h, replace } from '../dom.js';
 import { runDuration, when } from '../format.js';
-import { renderTrace } from '../trace.js';
+import { renderTrace, stepLabels } from '../trace.js';
 import { pageHead } from '../ui.js';
 
 export async function render(main, [id]) {
   document.title = `Execution ${id} · Atom`;
   const x = await get('/api/executions/' + enc(id));
+  const labels = x.trace ? await stepLabels(x.process) : new Map();
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/executions' }, 'Executions'), ' / '),
     pageHead(`Execution ${x.id}`),
@@ -25,5 +26,5 @@ export async function render(main, [id]) {
     x.error ? h('div', { class: 'error' }, h('p', {}, h('strong', {}, 'The run failed: '), x.error)) : null,
     h('section', { 'aria-labelledby': 'trace-h' },
       h('h2', { id: 'trace-h' }, 'Trace'),
-      x.trace ? renderTrace(x.trace) : empty('No trace kept', 'The atom keeps the trace of failed runs and test runs only.')));
+      x.trace ? renderTrace(x.trace, { labels }) : empty('No trace kept', 'The atom keeps the trace of failed runs and test runs only.')));
 }

@@ -59,7 +59,7 @@ export async function render(main, _params, query) {
     if (!before) {
       tbody.replaceChildren();
       replace(results, h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Executions' },
-        h('table', {}, h('caption', { class: 'sr-only' }, 'Executions, newest first'),
+        h('table', { class: 'stack' }, h('caption', { class: 'sr-only' }, 'Executions, newest first'),
           h('thead', {}, h('tr', {}, ['Started', 'Process', 'Status', 'Duration', 'Tracked', 'Error'].map((x) => h('th', { scope: 'col' }, x)))),
           tbody)), more);
     }
@@ -73,11 +73,11 @@ export async function render(main, _params, query) {
 
 function row(x) {
   return h('tr', { dataset: { execution: x.id, status: x.status } },
-    h('td', {}, h('a', { href: '#/executions/' + enc(x.id), 'aria-label': `Execution ${x.id} of ${x.process}` }, timeEl(x.started))),
-    h('td', {}, x.process),
-    h('td', {}, badge(x.status)),
-    h('td', { class: 'num' }, runDuration(x)),
-    h('td', {}, Object.entries(x.tracked || {}).map(([k, v]) => h('code', { class: 'chip' }, `${k}=${v}`))),
-    h('td', { class: 'clip', title: x.error || null }, x.error || ''));
+    h('td', { 'data-label': 'Started' }, h('a', { href: '#/executions/' + enc(x.id), 'aria-label': `Execution ${x.id} of ${x.process}` }, timeEl(x.started))),
+    h('td', { 'data-label': 'Process' }, x.process),
+    h('td', { 'data-label': 'Status' }, badge(x.status)),
+    h('td', { class: 'num', 'data-label': 'Duration' }, runDuration(x)),
+    h('td', { 'data-label': 'Tracked' }, Object.entries(x.tracked || {}).map(([k, v]) => h('code', { class: 'chip' }, `${k}=${v}`))),
+    h('td', { class: 'clip', title: x.error || null, 'data-label': 'Error' }, x.error || null));
 }
 

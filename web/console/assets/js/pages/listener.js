@@ -42,7 +42,7 @@ export async function render(main, [name]) {
       ['Last event', timeEl(st.lastEventAt)],
       ['Last error', st.lastError ? h('span', { class: 'mono' }, st.lastError) : null],
       ...Object.entries(st.counters || {}).map(([k, v]) => [k.replace(/_/g, ' '), num(v)]),
-    ]));
+    ], 'panel'));
   };
 
   toggle.addEventListener('click', () => busy(toggle, async () => {

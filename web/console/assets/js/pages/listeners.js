@@ -24,15 +24,19 @@ export async function render(main) {
   const grid = h('div', { class: 'cards', id: 'listeners' });
   const cards = new Map();
 
+  let shown = ''; // the error on show, kept as it is while it lasts
   const refresh = async () => {
     try {
       const list = await get('/api/listeners');
+      shown = '';
       replace(problem);
       draw(Array.isArray(list) ? list : []);
       updated.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
-      replace(problem, errorBox(err, 'Cannot read the listeners'));
-      updated.textContent = 'Updates paused: the last read failed, retrying';
+      const key = `${err.code} ${err.message}`;
+      if (key !== shown) replace(problem, errorBox(err, 'Cannot read the listeners'));
+      shown = key;
+      updated.textContent = '';
     }
   };
 
@@ -98,7 +102,7 @@ function makeCard(name, act) {
   const connection = h('dd');
   const procs = h('dd');
   const lastEvent = h('dd');
-  const lastError = h('div', { class: 'last-error', role: 'status' });
+  const lastError = h('div', { class: 'last-error' }); // not live: it is redrawn every second
   const toggle = h('button', { type: 'button', class: 'primary' });
   const el = h('article', { class: 'card listener', 'aria-labelledby': id, dataset: { listener: name } },
     h('header', {}, title, state),

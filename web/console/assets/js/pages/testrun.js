@@ -5,8 +5,8 @@
 import { enc, get, items, post, qs } from '../api.js';
 import { badge, code, dl, empty, field, h, pre, replace } from '../dom.js';
 import { runDuration } from '../format.js';
-import { renderTrace } from '../trace.js';
-import { errorBox, pageHead } from '../ui.js';
+import { renderTrace, stepLabels } from '../trace.js';
+import { errorBox, pageHead, toast } from '../ui.js';
 
 const SAMPLE_HINT = 'A JSON value: the document body the process starts with.';
 
@@ -26,7 +26,7 @@ export async function render(main, _params, query) {
   const samples = h('select', { id: 'tr-sample' });
   const sampleBtn = h('button', { type: 'button' }, 'Load sample');
   const run = h('button', { type: 'submit', class: 'primary', id: 'tr-run' }, 'Run');
-  const result = h('section', { id: 'tr-result', 'aria-live': 'polite', 'aria-labelledby': 'tr-result-h' });
+  const result = h('section', { id: 'tr-result', 'aria-labelledby': 'tr-result-h' });
   let sampleDocs = [];
 
   // Samples: an empty object, and the documents of this process's newest
@@ -78,8 +78,11 @@ export async function render(main, _params, query) {
     run.setAttribute('aria-busy', 'true');
     replace(result, h('p', { class: 'loading' }, `Running ${select.value}…`));
     try {
-      const res = await post(`/api/processes/${enc(select.value)}/test${live.checked ? '?live=true' : ''}`, doc);
-      showResult(res, live.checked);
+      const [res, labels] = await Promise.all([
+        post(`/api/processes/${enc(select.value)}/test${live.checked ? '?live=true' : ''}`, doc),
+        stepLabels(select.value)]);
+      showResult(res, live.checked, labels);
+      toast(`Test run of ${select.value}: ${res.status}`, res.status === 'failed' ? 'error' : 'ok');
     } catch (err) {
       replace(result, h('h2', { id: 'tr-result-h' }, 'Result'), errorBox(err, 'The test run could not start'));
     } finally {
@@ -94,7 +97,7 @@ export async function render(main, _params, query) {
     ta.focus();
   }
 
-  function showResult(res, wasLive) {
+  function showResult(res, wasLive, labels) {
     replace(result,
       h('h2', { id: 'tr-result-h' }, 'Result ', badge(res.status)),
       dl([
@@ -106,7 +109,19 @@ export async function render(main, _params, query) {
       res.reply !== undefined && res.reply !== null ? h('div', {}, h('h3', {}, 'Reply'), pre(res.reply)) : null,
       (res.outputs || []).length ? h('details', {}, h('summary', {}, `Outputs (${res.outputs.length})`), pre(res.outputs)) : null,
       h('h3', {}, 'Steps'),
-      renderTrace(res.trace, { open: true }));
+      renderTrace(res.trace, { open: true, labels }));
+  }
+
+  // Linked from a dead letter: start from its document.
+  const fromDeadLetter = query.get('deadLetter');
+  if (fromDeadLetter) {
+    try {
+      const d = await get('/api/dead-letters/' + enc(fromDeadLetter));
+      body.value = JSON.stringify((d.doc && d.doc.body) ?? {}, null, 2);
+      props.value = JSON.stringify((d.doc && d.doc.props) ?? {}, null, 2);
+    } catch (err) {
+      replace(result, errorBox(err, `Cannot load dead letter ${fromDeadLetter}`));
+    }
   }
 
   replace(main,
