@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -71,6 +74,7 @@ func TestDevShowsEventsFlowing(t *testing.T) {
 	if n := processed(); n < 20 {
 		t.Errorf("only %d runs processed in the first seconds of atom dev", n)
 	}
+	checkDevInBrowser(t, base)
 	cancel()
 	select {
 	case err := <-done:
@@ -79,5 +83,35 @@ func TestDevShowsEventsFlowing(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("atom dev did not stop within 30s of Ctrl-C")
+	}
+}
+
+// checkDevInBrowser opens the console of a running `atom dev` in headless
+// Chromium and waits for the dashboard to show events flowing.
+func checkDevInBrowser(t *testing.T, base string) {
+	t.Helper()
+	if testing.Short() {
+		return
+	}
+	e2e, _ := filepath.Abs("../../web/console/e2e")
+	if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
+		t.Fatalf("playwright-core is not installed: run npm ci --prefix web/console/e2e (make test does)")
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		t.Fatalf("/usr/bin/chromium is missing: apt-get install chromium (.ci/run does)")
+	}
+	cmd := exec.Command("node", "dev.e2e.mjs")
+	cmd.Dir = e2e
+	cmd.Env = append(os.Environ(), "ATOM_URL="+base, "SCREENSHOTS="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the console of atom dev shows no events flowing: %v\n%s", err, out)
+	}
+	var res struct {
+		OK        bool
+		Listeners int
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &res); err != nil || !res.OK || res.Listeners < 6 {
+		t.Errorf("browser check: %s (want ok with the examples' 6 listeners)", out)
 	}
 }
