@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atomrt/atom/operations"
+	"github.com/atomrt/atom/operations/optest"
 	"github.com/atomrt/atom/persistence"
 	"github.com/atomrt/atom/processes"
 )
@@ -25,20 +26,21 @@ steps: [{send: to-b}]
 `
 
 func TestTwoProcessesShareOneListenerAndGetEveryEventInOrder(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(twoProcesses)
-	tp.publish(50)
+	tp.PublishNext(50)
 	eventually(t, "both processes to get 50 events", func() bool {
-		return len(sk.ns("/a")) == 50 && len(sk.ns("/b")) == 50
+		return len(sk.NS("/a")) == 50 && len(sk.NS("/b")) == 50
 	})
-	if got := sk.ns("/a"); !equalInts(got, seq(1, 50)) {
+	if got := sk.NS("/a"); !equalInts(got, seq(1, 50)) {
 		t.Errorf("process pa got %v, want 1..50 in order", got)
 	}
-	if got := sk.ns("/b"); !equalInts(got, seq(1, 50)) {
+	if got := sk.NS("/b"); !equalInts(got, seq(1, 50)) {
 		t.Errorf("process pb got %v, want 1..50 in order", got)
 	}
-	subs, runs, _ := tp.stats()
+	subs, starts := tp.Stats()
+	runs := len(starts)
 	if subs != 1 || runs != 1 {
 		t.Errorf("subscriptions = %d (runs %d), want exactly one shared", subs, runs)
 	}
@@ -50,8 +52,8 @@ func TestTwoProcessesShareOneListenerAndGetEveryEventInOrder(t *testing.T) {
 }
 
 func TestConcurrencyCommitsWatermarkAndDeliversAll(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
-	sk.delay = 2 * time.Millisecond
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	sk.SetDelay(2 * time.Millisecond)
 	h := start(t, tp, sk, "")
 	h.deploy(base + `
 ---
@@ -61,10 +63,10 @@ listen: orders
 concurrency: 8
 steps: [{send: to-a}]
 `)
-	tp.publish(200)
-	eventually(t, "200 events", func() bool { return len(sk.ns("/a")) == 200 })
+	tp.PublishNext(200)
+	eventually(t, "200 events", func() bool { return len(sk.NS("/a")) == 200 })
 	got := map[int]int{}
-	for _, n := range sk.ns("/a") {
+	for _, n := range sk.NS("/a") {
 		got[n]++
 	}
 	for i := 1; i <= 200; i++ {
@@ -79,19 +81,19 @@ steps: [{send: to-a}]
 }
 
 func TestPauseEveryListenerLosesNothing(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(twoProcesses)
-	tp.publish(10)
-	eventually(t, "first 10", func() bool { return len(sk.ns("/a")) == 10 })
+	tp.PublishNext(10)
+	eventually(t, "first 10", func() bool { return len(sk.NS("/a")) == 10 })
 	name := h.rt.Listeners()[0].Name
 	if err := h.rt.Pause(name); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "source stopped", func() bool { s, _, _ := tp.stats(); return s == 0 })
-	tp.publish(100)
+	eventually(t, "source stopped", func() bool { s, _ := tp.Stats(); return s == 0 })
+	tp.PublishNext(100)
 	time.Sleep(50 * time.Millisecond) // give a wrongly running listener a chance to read
-	if n := len(sk.ns("/a")); n != 10 {
+	if n := len(sk.NS("/a")); n != 10 {
 		t.Fatalf("while paused %d events were processed, want still 10", n)
 	}
 	if st := h.rt.Listeners()[0]; st.State != operations.Paused {
@@ -100,18 +102,18 @@ func TestPauseEveryListenerLosesNothing(t *testing.T) {
 	if err := h.rt.Resume(name); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "all 110", func() bool { return len(sk.ns("/a")) == 110 && len(sk.ns("/b")) == 110 })
-	if got := sk.ns("/a"); !equalInts(got, seq(1, 110)) {
+	eventually(t, "all 110", func() bool { return len(sk.NS("/a")) == 110 && len(sk.NS("/b")) == 110 })
+	if got := sk.NS("/a"); !equalInts(got, seq(1, 110)) {
 		t.Errorf("got %v, want 1..110 in order", got)
 	}
-	_, _, starts := tp.stats()
+	_, starts := tp.Stats()
 	if len(starts) != 2 || starts[1] != "100" {
 		t.Errorf("source starts = %v, want the resume to start after position 100", starts)
 	}
 }
 
 func TestPoisonDocumentIsDeadLetteredAndOthersGetThrough(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(base + `
 ---
@@ -123,10 +125,10 @@ steps:
   - map: {expr: 'props.kind == "poison" ? {"n": body.n, "poison": true} : body'}
   - send: to-a
 `)
-	tp.publish(5)
-	eventually(t, "4 good events", func() bool { return len(sk.ns("/a")) == 4 })
+	tp.PublishNext(5)
+	eventually(t, "4 good events", func() bool { return len(sk.NS("/a")) == 4 })
 	eventually(t, "position 50", func() bool { return h.rt.Listeners()[0].Position == "50" })
-	if got := sk.ns("/a"); !equalInts(got, []int{1, 2, 4, 5}) {
+	if got := sk.NS("/a"); !equalInts(got, []int{1, 2, 4, 5}) {
 		t.Errorf("sink got %v, want 1 2 4 5", got)
 	}
 	dls, err := h.store.DeadLetters(persistence.DeadLetterQuery{})
@@ -160,22 +162,22 @@ steps:
 }
 
 func TestRestartResumesFromCommittedPositionWithoutDuplicates(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(twoProcesses)
-	tp.publish(30)
-	eventually(t, "30 events", func() bool { return len(sk.ns("/b")) == 30 })
+	tp.PublishNext(30)
+	eventually(t, "30 events", func() bool { return len(sk.NS("/b")) == 30 })
 	path := h.path
 	h.close()
 
-	tp.publish(20)
+	tp.PublishNext(20)
 	h2 := start(t, tp, sk, path) // starts the stored active deployment
-	eventually(t, "50 events", func() bool { return len(sk.ns("/a")) == 50 && len(sk.ns("/b")) == 50 })
+	eventually(t, "50 events", func() bool { return len(sk.NS("/a")) == 50 && len(sk.NS("/b")) == 50 })
 	time.Sleep(20 * time.Millisecond)
-	if got := sk.ns("/a"); !equalInts(got, seq(1, 50)) {
+	if got := sk.NS("/a"); !equalInts(got, seq(1, 50)) {
 		t.Errorf("after a clean restart got %v, want 1..50 exactly once", got)
 	}
-	_, _, starts := tp.stats()
+	_, starts := tp.Stats()
 	if starts[len(starts)-1] != "300" {
 		t.Errorf("restart began at %q, want after 300", starts[len(starts)-1])
 	}
@@ -183,17 +185,17 @@ func TestRestartResumesFromCommittedPositionWithoutDuplicates(t *testing.T) {
 }
 
 func TestRedeployMidStreamLosesAndRepeatsNothing(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
-	sk.delay = time.Millisecond
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	sk.SetDelay(time.Millisecond)
 	h := start(t, tp, sk, "")
 	h.deploy(twoProcesses)
-	tp.publish(100)
-	eventually(t, "some events", func() bool { return len(sk.ns("/a")) > 10 })
+	tp.PublishNext(100)
+	eventually(t, "some events", func() bool { return len(sk.NS("/a")) > 10 })
 	h.deploy(twoProcesses + "\n# v2\n")
-	tp.publish(50)
-	eventually(t, "150 events", func() bool { return len(sk.ns("/a")) >= 150 })
+	tp.PublishNext(50)
+	eventually(t, "150 events", func() bool { return len(sk.NS("/a")) >= 150 })
 	time.Sleep(20 * time.Millisecond)
-	if got := sk.ns("/a"); !equalInts(got, seq(1, 150)) {
+	if got := sk.NS("/a"); !equalInts(got, seq(1, 150)) {
 		t.Errorf("across a redeploy got %v, want 1..150 exactly once", got)
 	}
 	deps, err := h.store.Deployments()
@@ -203,7 +205,7 @@ func TestRedeployMidStreamLosesAndRepeatsNothing(t *testing.T) {
 }
 
 func TestBadDeploymentLeavesRunningOneUntouched(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(twoProcesses)
 	_, err := h.rt.Deploy(nil, "test", "")
@@ -214,12 +216,12 @@ func TestBadDeploymentLeavesRunningOneUntouched(t *testing.T) {
 	if _, err := h.rt.Deploy([]processes.File{{Name: "bad.yaml", Data: []byte(bad)}}, "test", ""); err == nil {
 		t.Fatal("a deployment with an unknown operation succeeded")
 	}
-	tp.publish(5)
-	eventually(t, "old deployment still running", func() bool { return len(sk.ns("/a")) == 5 })
+	tp.PublishNext(5)
+	eventually(t, "old deployment still running", func() bool { return len(sk.NS("/a")) == 5 })
 }
 
 func TestFailingSourceIsRetriedAndReported(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(base + `
 ---
@@ -244,10 +246,10 @@ steps: [{send: to-a}]
 }
 
 func TestOffsetsChangeOnlyWhilePausedAndAreAudited(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
 	h := start(t, tp, sk, "")
 	h.deploy(twoProcesses)
-	tp.publish(10)
+	tp.PublishNext(10)
 	eventually(t, "position 100", func() bool { return h.rt.Listeners()[0].Position == "100" })
 	name := h.rt.Listeners()[0].Name
 	ctx := context.Background()
@@ -268,15 +270,15 @@ func TestOffsetsChangeOnlyWhilePausedAndAreAudited(t *testing.T) {
 	if err := h.rt.Resume(name); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "events 6..10 again", func() bool { return len(sk.ns("/a")) == 15 })
-	if got := sk.ns("/a")[10:]; !equalInts(got, seq(6, 10)) {
+	eventually(t, "events 6..10 again", func() bool { return len(sk.NS("/a")) == 15 })
+	if got := sk.NS("/a")[10:]; !equalInts(got, seq(6, 10)) {
 		t.Errorf("after rewinding to 50 got %v, want 6..10", got)
 	}
 }
 
 func TestRetryDeadLetter(t *testing.T) {
-	tp, sk := newTopic(), newSink(t)
-	sk.setRefuse(true)
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	sk.SetRefuse(true)
 	h := start(t, tp, sk, "")
 	h.deploy(base + `
 ---
@@ -285,7 +287,7 @@ name: pa
 listen: orders
 steps: [{send: to-a}]
 `)
-	tp.publish(1)
+	tp.PublishNext(1)
 	eventually(t, "dead letter", func() bool {
 		d, _ := h.store.DeadLetters(persistence.DeadLetterQuery{})
 		return len(d) == 1
@@ -299,11 +301,11 @@ steps: [{send: to-a}]
 	if kept, _ := h.store.DeadLetter(d[0].ID); kept.Attempts != 2 {
 		t.Errorf("stored attempts = %d, want 2", kept.Attempts)
 	}
-	sk.setRefuse(false)
+	sk.SetRefuse(false)
 	if _, err := h.rt.RetryDeadLetter(ctx, d[0].ID); err != nil {
 		t.Fatalf("retry once the sink accepts: %v", err)
 	}
-	if got := sk.ns("/a"); !equalInts(got, []int{1}) {
+	if got := sk.NS("/a"); !equalInts(got, []int{1}) {
 		t.Errorf("sink got %v after the retry, want [1]", got)
 	}
 	if _, err := h.store.DeadLetter(d[0].ID); !errors.Is(err, persistence.ErrNotFound) {

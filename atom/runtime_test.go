@@ -2,13 +2,9 @@ package atom
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,77 +12,24 @@ import (
 
 	"github.com/atomrt/atom/operations"
 	httpconn "github.com/atomrt/atom/operations/http"
+	"github.com/atomrt/atom/operations/optest"
 	"github.com/atomrt/atom/persistence"
 	"github.com/atomrt/atom/processes"
 )
-
-// sink is an HTTP server that records every JSON body posted to it, by
-// path. Bodies with "poison": true get 400, a final failure.
-type sink struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    map[string][]map[string]any
-	delay  time.Duration
-	refuse bool // answer every request 400
-}
-
-func (s *sink) setRefuse(v bool) { s.mu.Lock(); s.refuse = v; s.mu.Unlock() }
-
-func newSink(t *testing.T) *sink {
-	s := &sink{got: map[string][]map[string]any{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		data, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(data, &body); err != nil {
-			http.Error(w, "not json", http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		refuse := s.refuse
-		s.mu.Unlock()
-		if body["poison"] == true || refuse {
-			http.Error(w, `{"error":"poison"}`, http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		d := s.delay
-		s.mu.Unlock()
-		time.Sleep(d)
-		s.mu.Lock()
-		s.got[r.URL.Path] = append(s.got[r.URL.Path], body)
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"ok":true}`))
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// ns returns the "n" field of every body received at path, in order.
-func (s *sink) ns(path string) []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []int
-	for _, b := range s.got[path] {
-		n, _ := b["n"].(float64)
-		out = append(out, int(n))
-	}
-	return out
-}
 
 type harness struct {
 	t     *testing.T
 	rt    *Runtime
 	store *persistence.Store
 	path  string
-	tp    *topic
-	sink  *sink
+	tp    *optest.Topic
+	sink  *optest.Sink
 	stop  context.CancelFunc
 }
 
 // start runs a runtime on a store file (reused when path is set) with the
 // topic and http connectors.
-func start(t *testing.T, tp *topic, sk *sink, storePath string) *harness {
+func start(t *testing.T, tp *optest.Topic, sk *optest.Sink, storePath string) *harness {
 	t.Helper()
 	if storePath == "" {
 		storePath = filepath.Join(t.TempDir(), "atom.db")
@@ -96,7 +39,7 @@ func start(t *testing.T, tp *topic, sk *sink, storePath string) *harness {
 		t.Fatal(err)
 	}
 	reg := operations.NewRegistry()
-	if err := reg.Register(topicConnector(tp)); err != nil {
+	if err := reg.Register(tp.Connector()); err != nil {
 		t.Fatal(err)
 	}
 	if err := httpconn.Register(reg); err != nil {
@@ -134,7 +77,7 @@ func (h *harness) close() {
 
 func (h *harness) deploy(yaml string) {
 	h.t.Helper()
-	yaml = strings.ReplaceAll(yaml, "SINK", h.sink.srv.URL)
+	yaml = strings.ReplaceAll(yaml, "SINK", h.sink.URL)
 	if _, err := h.rt.Deploy([]processes.File{{Name: "test.yaml", Data: []byte(yaml)}}, "test", ""); err != nil {
 		h.t.Fatalf("deploy: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/atomrt/atom/emulator"
 	"github.com/atomrt/atom/operations"
 	httpconn "github.com/atomrt/atom/operations/http"
+	"github.com/atomrt/atom/operations/optest"
 	"github.com/atomrt/atom/operations/salesforce"
 	"github.com/atomrt/atom/persistence"
 	"github.com/atomrt/atom/processes"
@@ -22,7 +23,7 @@ import (
 // These tests run the runtime with the real Salesforce connector against
 // the emulator: the listener rules of DESIGN.md with a real stream.
 
-func startWithOrg(t *testing.T) (*Runtime, *emulator.Emulator, *sink) {
+func startWithOrg(t *testing.T) (*Runtime, *emulator.Emulator, *optest.Sink) {
 	t.Helper()
 	org, err := emulator.New(emulator.DefaultConfig())
 	if err != nil {
@@ -57,7 +58,7 @@ func startWithOrg(t *testing.T) (*Runtime, *emulator.Emulator, *sink) {
 		cancel()
 		_ = store.Close()
 	})
-	return rt, org, newSink(t)
+	return rt, org, optest.NewSink(t)
 }
 
 const orgYAML = `
@@ -106,9 +107,9 @@ listen: orders-b
 steps: [{map: {jq: '{n: .Item_Count__c}'}}, {send: to-b}]
 `
 
-func deployOrg(t *testing.T, rt *Runtime, org *emulator.Emulator, sk *sink) {
+func deployOrg(t *testing.T, rt *Runtime, org *emulator.Emulator, sk *optest.Sink) {
 	t.Helper()
-	y := strings.NewReplacer("ORG", org.URL(), "SINK", sk.srv.URL).Replace(orgYAML)
+	y := strings.NewReplacer("ORG", org.URL(), "SINK", sk.URL).Replace(orgYAML)
 	if _, err := rt.Deploy([]processes.File{{Name: "org.yaml", Data: []byte(y)}}, "test", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +137,9 @@ func TestTwoProcessesOnOneEventShareOneCometDClient(t *testing.T) {
 		t.Fatalf("emulator shows %d CometD subscribers, want 1 shared by both processes", n)
 	}
 	publishOrders(t, org, 1, 200)
-	eventually(t, "both processes get 200", func() bool { return len(sk.ns("/a")) == 200 && len(sk.ns("/b")) == 200 })
-	if !equalInts(sk.ns("/a"), seq(1, 200)) || !equalInts(sk.ns("/b"), seq(1, 200)) {
-		t.Errorf("not every event in order: a=%v b=%v", sk.ns("/a"), sk.ns("/b"))
+	eventually(t, "both processes get 200", func() bool { return len(sk.NS("/a")) == 200 && len(sk.NS("/b")) == 200 })
+	if !equalInts(sk.NS("/a"), seq(1, 200)) || !equalInts(sk.NS("/b"), seq(1, 200)) {
+		t.Errorf("not every event in order: a=%v b=%v", sk.NS("/a"), sk.NS("/b"))
 	}
 	if st := rt.Listeners()[0]; len(st.Processes) != 2 || st.Received != 200 {
 		t.Errorf("listener status = %+v, want 2 processes and 200 received", st)
@@ -149,7 +150,7 @@ func TestPauseEveryListenerPublishResumeGetsAllInOrder(t *testing.T) {
 	rt, org, sk := startWithOrg(t)
 	deployOrg(t, rt, org, sk)
 	publishOrders(t, org, 1, 10)
-	eventually(t, "first 10", func() bool { return len(sk.ns("/a")) == 10 && len(sk.ns("/b")) == 10 })
+	eventually(t, "first 10", func() bool { return len(sk.NS("/a")) == 10 && len(sk.NS("/b")) == 10 })
 	for _, l := range rt.Listeners() {
 		if err := rt.Pause(l.Name); err != nil {
 			t.Fatal(err)
@@ -158,7 +159,7 @@ func TestPauseEveryListenerPublishResumeGetsAllInOrder(t *testing.T) {
 	eventually(t, "subscription gone while paused", func() bool { return org.Subscribers("Order_Placed__e") == 0 })
 	publishOrders(t, org, 11, 110)
 	time.Sleep(100 * time.Millisecond)
-	if n := len(sk.ns("/a")); n != 10 {
+	if n := len(sk.NS("/a")); n != 10 {
 		t.Fatalf("%d events processed while every listener was paused, want 10", n)
 	}
 	for _, l := range rt.Listeners() {
@@ -166,8 +167,8 @@ func TestPauseEveryListenerPublishResumeGetsAllInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "all 110 after resume", func() bool { return len(sk.ns("/a")) == 110 && len(sk.ns("/b")) == 110 })
-	if !equalInts(sk.ns("/a"), seq(1, 110)) || !equalInts(sk.ns("/b"), seq(1, 110)) {
-		t.Errorf("after resume: a=%v b=%v, want 1..110 in order, once each", sk.ns("/a"), sk.ns("/b"))
+	eventually(t, "all 110 after resume", func() bool { return len(sk.NS("/a")) == 110 && len(sk.NS("/b")) == 110 })
+	if !equalInts(sk.NS("/a"), seq(1, 110)) || !equalInts(sk.NS("/b"), seq(1, 110)) {
+		t.Errorf("after resume: a=%v b=%v, want 1..110 in order, once each", sk.NS("/a"), sk.NS("/b"))
 	}
 }

@@ -157,7 +157,7 @@ func TestDeployReplacesAsAWholeOrNotAtAll(t *testing.T) {
 	if st, _ := e.hook(`{"id":"o-2","n":2}`); st != 200 {
 		t.Fatalf("old deployment stopped serving after a refused deploy: %d", st)
 	}
-	if got := e.sink.count("/a"); got != 2 {
+	if got := e.sink.Count("/a"); got != 2 {
 		t.Fatalf("sink received %d documents, want 2", got)
 	}
 

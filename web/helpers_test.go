@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,149 +19,10 @@ import (
 	"github.com/atomrt/atom/atom"
 	"github.com/atomrt/atom/operations"
 	httpconn "github.com/atomrt/atom/operations/http"
+	"github.com/atomrt/atom/operations/optest"
 	"github.com/atomrt/atom/persistence"
 	"github.com/atomrt/atom/web"
 )
-
-// topic is an in-memory event stream with positions (copied from the
-// atom package's tests): a stand-in for a platform event channel that a
-// test publishes to and that a listener replays from a position.
-type topic struct {
-	mu     sync.Mutex
-	events []operations.Document
-	more   chan struct{} // closed and replaced on every publish
-}
-
-func newTopic() *topic { return &topic{more: make(chan struct{})} }
-
-// publish appends events with bodies {"n": i} for the given numbers; the
-// event at index i (from 1) has position i*10.
-func (t *topic) publish(ns ...int) {
-	t.mu.Lock()
-	for _, n := range ns {
-		t.events = append(t.events, operations.NewDocument(
-			map[string]any{"n": float64(n)},
-			map[string]string{"eventUuid": fmt.Sprintf("uuid-%d", n)}))
-	}
-	close(t.more)
-	t.more = make(chan struct{})
-	t.mu.Unlock()
-}
-
-func topicConnector(tp *topic) *operations.Connector {
-	return &operations.Connector{
-		Name:       "topic",
-		Summary:    "test stream",
-		Connection: operations.Spec{Summary: "test"},
-		Listen: &operations.Spec{Summary: "listen", Fields: []operations.Field{
-			{Name: "channel", Type: operations.String, Required: true, Doc: "channel"},
-		}},
-		Open: func(string, operations.Settings, operations.Env) (operations.Connection, error) {
-			return topicConn{tp: tp}, nil
-		},
-	}
-}
-
-type topicConn struct{ tp *topic }
-
-func (c topicConn) Listener(_ string, s operations.Settings) (operations.Listener, error) {
-	return &topicListener{tp: c.tp, channel: s.String("channel")}, nil
-}
-func (topicConn) Sender(string, operations.Settings) (operations.Sender, error) {
-	return nil, operations.ErrNotSupported
-}
-func (topicConn) Close() error { return nil }
-
-type topicListener struct {
-	tp      *topic
-	channel string
-}
-
-func (l *topicListener) Key() string { return l.channel }
-
-func (l *topicListener) Run(ctx context.Context, s operations.Stream) error {
-	next := 0
-	if p := s.Start(); p != "" {
-		n, _ := strconv.Atoi(p)
-		next = n / 10
-	}
-	if l.channel == "/stuck" { // never subscribes: the atom is not ready
-		<-ctx.Done()
-		return nil
-	}
-	s.SetState(operations.Running, nil)
-	for {
-		l.tp.mu.Lock()
-		pending, more := l.tp.events[min(next, len(l.tp.events)):], l.tp.more
-		l.tp.mu.Unlock()
-		for _, d := range pending {
-			next++
-			d = d.Clone()
-			d.SetProp("position", strconv.Itoa(next*10))
-			if err := s.Deliver(ctx, operations.Event{Doc: d, Position: strconv.Itoa(next * 10)}); err != nil {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-more:
-		}
-	}
-}
-
-// sink records every JSON body posted to it, by path, and refuses bodies
-// with "poison": true (400, a final failure) or everything when refuse.
-type sink struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	got    map[string][]map[string]any
-	auth   []string
-	refuse bool
-}
-
-func newSink(t *testing.T) *sink {
-	s := &sink{got: map[string][]map[string]any{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, "not json", http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if body["poison"] == true || s.refuse {
-			http.Error(w, `{"error":"poison"}`, http.StatusBadRequest)
-			return
-		}
-		s.got[r.URL.Path] = append(s.got[r.URL.Path], body)
-		s.auth = append(s.auth, r.Header.Get("Authorization"))
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sink) setRefuse(v bool) { s.mu.Lock(); s.refuse = v; s.mu.Unlock() }
-
-// ns returns the "n" of every body received at path, in order.
-func (s *sink) ns(path string) []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []int
-	for _, b := range s.got[path] {
-		n, _ := b["n"].(float64)
-		out = append(out, int(n))
-	}
-	return out
-}
-
-func (s *sink) count(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.got[path])
-}
 
 // env is a real atom (runtime, bbolt store, topic and http connectors)
 // behind web.Handler on a real socket.
@@ -172,8 +30,8 @@ type env struct {
 	t     *testing.T
 	rt    *atom.Runtime
 	srv   *httptest.Server
-	tp    *topic
-	sink  *sink
+	tp    *optest.Topic
+	sink  *optest.Sink
 	token string // sent with every request when set
 }
 
@@ -183,9 +41,9 @@ func newEnv(t *testing.T, opts web.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := newTopic()
+	tp := optest.NewTopic()
 	reg := operations.NewRegistry()
-	if err := reg.Register(topicConnector(tp)); err != nil {
+	if err := reg.Register(tp.Connector()); err != nil {
 		t.Fatal(err)
 	}
 	if err := httpconn.Register(reg); err != nil {
@@ -210,14 +68,14 @@ func newEnv(t *testing.T, opts web.Options) *env {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	e := &env{t: t, rt: rt, tp: tp, sink: newSink(t)}
+	e := &env{t: t, rt: rt, tp: tp, sink: optest.NewSink(t)}
 	e.srv = httptest.NewServer(web.Handler(rt, opts))
 	t.Cleanup(e.srv.Close)
 	return e
 }
 
 // yaml fills the sink's URL into a deployment.
-func (e *env) yaml(src string) string { return strings.ReplaceAll(src, "SINK", e.sink.srv.URL) }
+func (e *env) yaml(src string) string { return strings.ReplaceAll(src, "SINK", e.sink.URL) }
 
 // deploy deploys YAML through the API and returns the version.
 func (e *env) deploy(src string) int {

@@ -38,7 +38,7 @@ type dlPage struct {
 func TestExecutionsFilteredByTrackedProperty(t *testing.T) {
 	e := newEnv(t, web.Options{})
 	e.deploy(components)
-	e.tp.publish(1, 13, 2)
+	e.tp.Publish(1, 13, 2)
 	eventually(t, "three runs", func() bool {
 		var st listenerStatus
 		e.must("GET", listenerPath(busListener, ""), nil, 200, &st)
@@ -103,7 +103,7 @@ func TestExecutionsFilteredByTrackedProperty(t *testing.T) {
 func TestDeadLettersRetryAndDiscard(t *testing.T) {
 	e := newEnv(t, web.Options{})
 	e.deploy(components)
-	e.tp.publish(13)
+	e.tp.Publish(13)
 	var page dlPage
 	eventually(t, "13 dead-lettered", func() bool {
 		e.must("GET", "/api/dead-letters", nil, 200, &page)
@@ -131,27 +131,27 @@ func TestDeadLettersRetryAndDiscard(t *testing.T) {
 
 	// The sink refuses 20, 21 and 22; once it takes them again a retry
 	// delivers them and removes their dead letters.
-	e.sink.setRefuse(true)
-	e.tp.publish(20, 21, 22)
+	e.sink.SetRefuse(true)
+	e.tp.Publish(20, 21, 22)
 	eventually(t, "four dead letters", func() bool {
 		e.must("GET", "/api/dead-letters", nil, 200, &page)
 		return len(page.Items) == 4
 	})
-	e.sink.setRefuse(false)
+	e.sink.SetRefuse(false)
 	e.must("GET", "/api/dead-letters?process=from-bus&limit=1", nil, 200, &page)
 	if len(page.Items) != 1 || page.Items[0].Doc.Body["n"] != float64(22) || page.Next == "" {
 		t.Fatalf("newest dead letter page = %+v", page)
 	}
 	e.must("POST", "/api/dead-letters/"+page.Items[0].ID+"/retry", nil, 200, &retry)
-	if retry.Status != "ok" || !equalInts(e.sink.ns("/a"), []int{22}) {
-		t.Fatalf("retry = %+v; sink has %v", retry, e.sink.ns("/a"))
+	if retry.Status != "ok" || !equalInts(e.sink.NS("/a"), []int{22}) {
+		t.Fatalf("retry = %+v; sink has %v", retry, e.sink.NS("/a"))
 	}
 	e.apiErr("GET", "/api/dead-letters/"+page.Items[0].ID, nil, 404, "not_found")
 
 	var all struct{ OK, Failed int }
 	e.must("POST", "/api/dead-letters/retry?process=from-bus", nil, 200, &all)
-	if all.OK != 2 || all.Failed != 1 || !equalInts(e.sink.ns("/a"), []int{22, 21, 20}) {
-		t.Fatalf("retry all = %+v; sink has %v", all, e.sink.ns("/a"))
+	if all.OK != 2 || all.Failed != 1 || !equalInts(e.sink.NS("/a"), []int{22, 21, 20}) {
+		t.Fatalf("retry all = %+v; sink has %v", all, e.sink.NS("/a"))
 	}
 
 	if st, body := e.call("DELETE", "/api/dead-letters/"+dl.ID, nil); st != 204 {
@@ -167,8 +167,8 @@ func TestDeadLettersRetryAndDiscard(t *testing.T) {
 	e.apiErr("GET", "/api/dead-letters?limit=x", nil, 400, "bad_request")
 
 	// With nothing deployed there is no process to retry through.
-	e.sink.setRefuse(true)
-	e.tp.publish(30)
+	e.sink.SetRefuse(true)
+	e.tp.Publish(30)
 	eventually(t, "30 dead-lettered", func() bool {
 		e.must("GET", "/api/dead-letters", nil, 200, &page)
 		return len(page.Items) == 1

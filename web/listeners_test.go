@@ -35,8 +35,8 @@ func TestListenersPauseResumeAndOffsets(t *testing.T) {
 		t.Fatalf("webhook listener = %+v", st)
 	}
 
-	e.tp.publish(1, 2, 3)
-	eventually(t, "1..3 sent", func() bool { return equalInts(e.sink.ns("/a"), seq(1, 3)) })
+	e.tp.Publish(1, 2, 3)
+	eventually(t, "1..3 sent", func() bool { return equalInts(e.sink.NS("/a"), seq(1, 3)) })
 	eventually(t, "position 30", func() bool {
 		e.must("GET", bus(""), nil, 200, &st)
 		return st.Position == "30"
@@ -83,13 +83,13 @@ func TestListenersPauseResumeAndOffsets(t *testing.T) {
 
 	// While paused nothing runs; on resume the listener replays from its
 	// new position: 2 and 3 again, then 4 and 5.
-	e.tp.publish(4, 5)
+	e.tp.Publish(4, 5)
 	e.must("POST", bus("/resume"), nil, 200, &st)
 	if st.State == "paused" {
 		t.Fatalf("after resume: %+v", st)
 	}
 	want := append(seq(1, 3), seq(2, 5)...)
-	eventually(t, "replay from 10", func() bool { return equalInts(e.sink.ns("/a"), want) })
+	eventually(t, "replay from 10", func() bool { return equalInts(e.sink.NS("/a"), want) })
 
 	// Pause and resume them all.
 	e.must("POST", "/api/listeners/pause-all", nil, 200, &ls)
@@ -110,7 +110,7 @@ func TestListenersPauseResumeAndOffsets(t *testing.T) {
 	}
 	// Reset: the topic replays from its start.
 	want = append(want, seq(1, 5)...)
-	eventually(t, "replay from the start", func() bool { return equalInts(e.sink.ns("/a"), want) })
+	eventually(t, "replay from the start", func() bool { return equalInts(e.sink.NS("/a"), want) })
 	e.must("GET", bus("/offset/history"), nil, 200, &history)
 	if len(history) != 2 {
 		t.Fatalf("offset history has %d entries, want 2", len(history))

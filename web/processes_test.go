@@ -157,7 +157,7 @@ func TestTestRunDryAndLive(t *testing.T) {
 	if strings.Contains(string(raw), secret) {
 		t.Errorf("dry-run trace shows the secret:\n%s", raw)
 	}
-	if n := e.sink.count("/a"); n != 0 {
+	if n := e.sink.Count("/a"); n != 0 {
 		t.Fatalf("a dry run sent %d documents", n)
 	}
 
@@ -177,15 +177,13 @@ func TestTestRunDryAndLive(t *testing.T) {
 	}
 
 	raw = e.must("POST", "/api/processes/from-bus/test?live=true", map[string]any{"body": map[string]any{"n": 8}}, 200, &res)
-	if res.Status != "ok" || e.sink.count("/a") != 1 {
-		t.Fatalf("live run: %s; sink has %d", raw, e.sink.count("/a"))
+	if res.Status != "ok" || e.sink.Count("/a") != 1 {
+		t.Fatalf("live run: %s; sink has %d", raw, e.sink.Count("/a"))
 	}
 	if strings.Contains(string(raw), secret) {
 		t.Errorf("live trace shows the secret:\n%s", raw)
 	}
-	e.sink.mu.Lock()
-	auth := e.sink.auth[0]
-	e.sink.mu.Unlock()
+	auth := e.sink.Auth()[0]
 	if auth != "Bearer "+secret {
 		t.Errorf("the live send did not authenticate with the secret (got %q)", auth)
 	}
@@ -203,7 +201,7 @@ func TestTestRunDryAndLive(t *testing.T) {
 	e.apiErr("POST", "/api/processes/from-bus/test", []byte(`{"body":`), 400, "bad_request")
 	e.apiErr("POST", "/api/processes/from-bus/test", nil, 400, "bad_request")
 	e.apiErr("POST", "/api/processes/from-bus/test?live=maybe", map[string]any{"body": 1}, 400, "bad_request")
-	if n := e.sink.count("/a"); n != 1 {
+	if n := e.sink.Count("/a"); n != 1 {
 		t.Errorf("sink has %d documents after one live run", n)
 	}
 }
@@ -211,8 +209,8 @@ func TestTestRunDryAndLive(t *testing.T) {
 func TestSecretsAreRedactedInEveryAnswer(t *testing.T) {
 	e := newEnv(t, web.Options{})
 	e.deploy(components)
-	e.tp.publish(1)
-	eventually(t, "event sent", func() bool { return e.sink.count("/a") == 1 })
+	e.tp.Publish(1)
+	eventually(t, "event sent", func() bool { return e.sink.Count("/a") == 1 })
 
 	var d deployment
 	raw := e.must("GET", "/api/deployments/1", nil, 200, &d)

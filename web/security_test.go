@@ -139,7 +139,7 @@ func TestHealthReadyMetricsAndInfo(t *testing.T) {
 		st, _ := e.call("GET", "/readyz", nil)
 		return st == 200
 	})
-	e.tp.publish(1)
+	e.tp.Publish(1)
 	eventually(t, "run counted", func() bool {
 		_, body := e.call("GET", "/metrics", nil)
 		return strings.Contains(string(body), `atom_process_runs_total{process="from-bus",status="ok"} 1`)
