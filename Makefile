@@ -29,7 +29,11 @@ test-short:
 	$(GO) test -short ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+	@mkdir -p .atom
+	$(GO) test -run '^$$' -bench . -benchmem ./mapping ./processes ./operations/salesforce | tee .atom/bench.txt
+	$(GO) test -run '^$$' -bench 'EndToEnd|Baseline|Publish' -benchmem -benchtime=3x -timeout 20m ./atom/bench | tee -a .atom/bench.txt
+	$(GO) test -run '^$$' -bench 'CatchUp|IdleMemory' -benchmem -benchtime=1x -timeout 20m ./atom/bench | tee -a .atom/bench.txt
+	$(GO) run ./atom/bench/report -in .atom/bench.txt -out BENCHMARKS.md
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
