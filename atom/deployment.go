@@ -115,9 +115,9 @@ func (rt *Runtime) makeListeners(d *deployment) error {
 		}
 		l.processes = append(l.processes, p.Name)
 		l.track[p.Name] = p.Track
-		if c := max(p.Concurrency, 1); c < cap(l.slots) || len(l.processes) == 1 {
+		if c := max(p.Concurrency, 1); c < l.concurrency || len(l.processes) == 1 {
 			// Several processes on one listener: the strictest order wins.
-			l.slots = make(chan struct{}, c)
+			l.concurrency = c
 		}
 	}
 	return nil

@@ -29,9 +29,10 @@ type listener struct {
 	dep       *deployment
 	log       zerolog.Logger
 
-	slots chan struct{} // concurrency semaphore
-	wm    watermark
-	wg    sync.WaitGroup // events in flight
+	concurrency int      // workers, so events in flight at most
+	jobs        chan job // to the workers of the current run
+	wm          watermark
+	wg          sync.WaitGroup // workers of the current run
 
 	start     string
 	committed atomic.Pointer[string]
@@ -74,7 +75,7 @@ func (l *listener) status() ListenerStatus {
 	l.mu.Lock()
 	st := ListenerStatus{
 		Name: l.name, Connection: l.conn, Key: l.src.Key(), State: l.state,
-		Position: l.Committed(), Processes: l.processes, Concurrency: cap(l.slots),
+		Position: l.Committed(), Processes: l.processes, Concurrency: l.concurrency,
 		InFlight: l.wm.inFlight(), Received: l.received.Load(), Processed: l.processed.Load(),
 		Failed: l.failed.Load(), DeadLettered: l.deadLettered.Load(), LastError: l.lastErr,
 	}
@@ -137,8 +138,10 @@ func (l *listener) runOnce(ctx context.Context) error {
 	defer cancel()
 	l.start = l.Committed()
 	l.wm.reset()
+	l.startWorkers()
 	l.SetState(operations.Starting, nil)
 	err := l.src.Run(runCtx, l)
+	close(l.jobs)
 	l.wg.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -235,37 +238,61 @@ func (l *listener) Count(name string) {
 // Log implements operations.Stream.
 func (l *listener) Log() zerolog.Logger { return l.log }
 
-// Deliver implements operations.Stream: it waits for a free slot (this is
-// the back-pressure that keeps a fast source from outrunning slow
-// processes), then runs the event on its own goroutine.
+// job is one event handed to a worker, with its watermark ticket.
+type job struct {
+	ev  operations.Event
+	seq uint64
+}
+
+// startWorkers starts the run's workers: long-lived goroutines, one per
+// event that may be in flight, so an event costs no goroutine start.
+func (l *listener) startWorkers() {
+	l.jobs = make(chan job)
+	for range max(l.concurrency, 1) {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for j := range l.jobs {
+				l.handle(j)
+			}
+		}()
+	}
+}
+
+// Deliver implements operations.Stream: it hands the event to a free
+// worker, waiting while all are busy. That wait is the back-pressure that
+// keeps a fast source from outrunning slow processes.
 func (l *listener) Deliver(ctx context.Context, ev operations.Event) error {
+	// The ticket is taken before a worker may finish the event, in the
+	// order the source delivers; a ticket left behind by a cancelled
+	// delivery only holds the watermark until the next run resets it.
+	seq := l.wm.add(ev.Position, ev.Doc.Props)
+	l.received.Add(1) // before a worker can count it processed
+	l.lastEventAt.Store(time.Now().UnixNano())
 	select {
-	case l.slots <- struct{}{}:
+	case l.jobs <- job{ev: ev, seq: seq}:
+		return nil
 	case <-ctx.Done():
+		l.received.Add(-1)
 		return ctx.Err()
 	}
-	l.received.Add(1)
-	l.lastEventAt.Store(time.Now().UnixNano())
-	seq := l.wm.add(ev.Position, ev.Doc.Props)
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		defer func() { <-l.slots }()
-		out := l.dispatch(ev.Doc)
-		if ev.Done != nil {
-			ev.Done(out)
-		}
-		if out.Err != nil {
-			// The event could not be kept: the position must not pass it.
-			// Stop the source; it resubscribes from the committed position.
-			l.fail(out.Err)
-			return
-		}
-		if pos, props, ok := l.wm.finish(seq); ok {
-			l.commit(pos, props)
-		}
-	}()
-	return nil
+}
+
+// handle runs one event through every process, then moves the watermark.
+func (l *listener) handle(j job) {
+	out := l.dispatch(j.ev.Doc)
+	if j.ev.Done != nil {
+		j.ev.Done(out)
+	}
+	if out.Err != nil {
+		// The event could not be kept: the position must not pass it.
+		// Stop the source; it resubscribes from the committed position.
+		l.fail(out.Err)
+		return
+	}
+	if pos, props, ok := l.wm.finish(j.seq); ok {
+		l.commit(pos, props)
+	}
 }
 
 // fail stops the current run of the source because an event could be

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -106,8 +107,8 @@ func (s *Store) RecordExecution(e Execution) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("record execution of %q: %w", e.Process, err)
 	}
-	p.rec = rec
 	p.index = indexPrefixes(e.Tracked)
+	p.rec = encodeRecord(p.index, rec)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,13 +185,11 @@ func evict(tx *bolt.Tx, n int) (int, error) {
 	victims := make([]victim, 0, n)
 	c := eb.Cursor()
 	for k, v := c.First(); k != nil && len(victims) < n; k, v = c.Next() {
-		var tracked struct {
-			Tracked map[string]string `json:"tracked"`
-		}
-		if err := json.Unmarshal(v, &tracked); err != nil {
+		index, _, err := splitRecord(v)
+		if err != nil {
 			return 0, fmt.Errorf("evict execution %x: %w", k, err)
 		}
-		victims = append(victims, victim{key: clone(k), index: indexPrefixes(tracked.Tracked)})
+		victims = append(victims, victim{key: clone(k), index: index})
 	}
 	for _, v := range victims {
 		if err := eb.Delete(v.key); err != nil {
@@ -428,11 +427,53 @@ func findExec(execs []pendingExec, id uint64) (pendingExec, bool) {
 
 func decodeExec(id uint64, v []byte) (Execution, error) {
 	var r execRecord
-	if err := json.Unmarshal(v, &r); err != nil {
+	_, body, err := splitRecord(v)
+	if err == nil {
+		err = json.Unmarshal(body, &r)
+	}
+	if err != nil {
 		return Execution{}, fmt.Errorf("decode execution %016x: %w", id, err)
 	}
 	return Execution{
 		ID: formatID(id), Process: r.Process, Listener: r.Listener, Status: r.Status,
 		Started: r.Started, Duration: r.Duration, Tracked: r.Tracked, Error: r.Error,
 	}, nil
+}
+
+// A stored execution is its index key prefixes, then its JSON record:
+// uvarint(count), count × (uvarint(len), prefix), JSON. Eviction reads the
+// prefixes to delete the index keys without decoding the JSON, which made
+// up most of its cost.
+func encodeRecord(index [][]byte, rec []byte) []byte {
+	n := binary.MaxVarintLen64 * (len(index) + 1)
+	for _, p := range index {
+		n += len(p)
+	}
+	b := make([]byte, 0, n+len(rec))
+	b = binary.AppendUvarint(b, uint64(len(index)))
+	for _, p := range index {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return append(b, rec...)
+}
+
+// splitRecord returns a stored execution's index prefixes and JSON. The
+// prefixes share v's memory.
+func splitRecord(v []byte) (index [][]byte, rec []byte, err error) {
+	count, n := binary.Uvarint(v)
+	if n <= 0 || count > uint64(len(v)) {
+		return nil, nil, errors.New("corrupt execution record: bad header")
+	}
+	v = v[n:]
+	index = make([][]byte, 0, count)
+	for range count {
+		l, n := binary.Uvarint(v)
+		if n <= 0 || l > uint64(len(v)-n) {
+			return nil, nil, errors.New("corrupt execution record: bad index prefix")
+		}
+		index = append(index, v[n:n+int(l)])
+		v = v[n+int(l):]
+	}
+	return index, v, nil
 }
