@@ -65,6 +65,9 @@ settings:
   baseUrl: https://api.example.com/v1
   auth: bearer
   token: ${env:ORDERS_API_TOKEN}
+`, `kind: Connection
+name: orders-in
+type: http
 `},
 }
 

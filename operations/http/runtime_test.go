@@ -33,7 +33,6 @@ func TestSpecExamplesLoad(t *testing.T) {
 	for _, spec := range []operations.Spec{c.Connection, *c.Listen, *c.Send} {
 		docs = append(docs, spec.Examples...)
 	}
-	docs = append(docs, "kind: Connection\nname: orders-in\ntype: http\n")
 	src := strings.Join(docs, "---\n")
 	_, err := processes.LoadWith(reg, []processes.File{{Name: "examples.yaml", Data: []byte(src)}},
 		processes.LoadOptions{LookupEnv: func(string) (string, bool) { return "x", true }})
