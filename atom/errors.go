@@ -14,3 +14,7 @@ var ErrNotPaused = errors.New("listener is not paused")
 
 // ErrNoDeployment is returned when nothing is deployed.
 var ErrNoDeployment = errors.New("nothing deployed")
+
+// ErrNotRunning is returned by a listener's Deliver when its run has ended
+// (paused, stopping or redeploying): the event was not taken.
+var ErrNotRunning = errors.New("listener is not running")

@@ -29,8 +29,8 @@ type listener struct {
 	dep       *deployment
 	log       zerolog.Logger
 
-	concurrency int      // workers, so events in flight at most
-	jobs        chan job // to the workers of the current run
+	concurrency int                        // workers, so events in flight at most
+	workers     atomic.Pointer[workerPool] // of the current run; nil between runs
 	wm          watermark
 	wg          sync.WaitGroup // workers of the current run
 
@@ -138,11 +138,14 @@ func (l *listener) runOnce(ctx context.Context) error {
 	defer cancel()
 	l.start = l.Committed()
 	l.wm.reset()
-	l.startWorkers()
+	pool := l.startWorkers()
 	l.SetState(operations.Starting, nil)
 	err := l.src.Run(runCtx, l)
-	close(l.jobs)
+	// A source may still be calling Deliver from goroutines of its own
+	// (webhook requests): stop takes no new job, so they get an error.
+	close(pool.stop)
 	l.wg.Wait()
+	l.workers.Store(nil)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -244,19 +247,32 @@ type job struct {
 	seq uint64
 }
 
+// workerPool is the workers of one run of the source.
+type workerPool struct {
+	jobs chan job      // unbuffered: a job is taken by a worker or not at all
+	stop chan struct{} // closed when the run ends
+}
+
 // startWorkers starts the run's workers: long-lived goroutines, one per
 // event that may be in flight, so an event costs no goroutine start.
-func (l *listener) startWorkers() {
-	l.jobs = make(chan job)
+func (l *listener) startWorkers() *workerPool {
+	pool := &workerPool{jobs: make(chan job), stop: make(chan struct{})}
 	for range max(l.concurrency, 1) {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			for j := range l.jobs {
-				l.handle(j)
+			for {
+				select {
+				case j := <-pool.jobs:
+					l.handle(j)
+				case <-pool.stop:
+					return
+				}
 			}
 		}()
 	}
+	l.workers.Store(pool)
+	return pool
 }
 
 // Deliver implements operations.Stream: it hands the event to a free
@@ -266,15 +282,22 @@ func (l *listener) Deliver(ctx context.Context, ev operations.Event) error {
 	// The ticket is taken before a worker may finish the event, in the
 	// order the source delivers; a ticket left behind by a cancelled
 	// delivery only holds the watermark until the next run resets it.
+	pool := l.workers.Load()
+	if pool == nil {
+		return ErrNotRunning
+	}
 	seq := l.wm.add(ev.Position, ev.Doc.Props)
 	l.received.Add(1) // before a worker can count it processed
 	l.lastEventAt.Store(time.Now().UnixNano())
 	select {
-	case l.jobs <- job{ev: ev, seq: seq}:
+	case pool.jobs <- job{ev: ev, seq: seq}:
 		return nil
 	case <-ctx.Done():
 		l.received.Add(-1)
 		return ctx.Err()
+	case <-pool.stop:
+		l.received.Add(-1)
+		return ErrNotRunning
 	}
 }
 

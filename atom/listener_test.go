@@ -3,6 +3,11 @@ package atom
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,5 +315,95 @@ steps: [{send: to-a}]
 	}
 	if _, err := h.store.DeadLetter(d[0].ID); !errors.Is(err, persistence.ErrNotFound) {
 		t.Errorf("dead letter still there after a successful retry: %v", err)
+	}
+}
+
+// Webhook requests keep arriving while the listener is paused and resumed
+// over and over: each request is either answered 200 after its document
+// was sent on, or refused with 503 and not sent; none is lost or sent
+// twice, and a request racing the end of a run cannot crash the runtime.
+func TestWebhookRequestsRacingPauseAndResume(t *testing.T) {
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(base + `
+---
+kind: Connection
+name: hooks
+type: http
+---
+kind: Operation
+name: hook
+connection: hooks
+action: listen
+settings: {path: /in}
+---
+kind: Process
+name: ph
+listen: hook
+concurrency: 4
+steps: [{send: to-a}]
+`)
+	srv := httptest.NewServer(h.rt.Webhooks())
+	t.Cleanup(srv.Close)
+	name := "hooks:POST /in"
+	var mu sync.Mutex
+	accepted := map[int]bool{}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; ; i += 4 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Post(srv.URL+"/in", "application/json", strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
+				if err != nil {
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					mu.Lock()
+					accepted[i] = true
+					mu.Unlock()
+				} else if resp.StatusCode != http.StatusServiceUnavailable {
+					t.Errorf("request %d answered %d, want 200 or 503", i, resp.StatusCode)
+				}
+			}
+		}()
+	}
+	for range 20 {
+		time.Sleep(5 * time.Millisecond)
+		if err := h.rt.Pause(name); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+		if err := h.rt.Resume(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	got := map[int]int{}
+	for _, n := range sk.NS("/a") {
+		got[n]++
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(accepted) == 0 {
+		t.Fatal("no request was accepted")
+	}
+	for n := range accepted {
+		if got[n] != 1 {
+			t.Errorf("request %d was answered 200 but sent %d times", n, got[n])
+		}
+	}
+	for n, c := range got {
+		if !accepted[n] || c != 1 {
+			t.Errorf("document %d sent %d times but answered 200: %v", n, c, accepted[n])
+		}
 	}
 }
