@@ -35,6 +35,13 @@ func (l *listener) dispatch(doc operations.Document) operations.Outcome {
 			l.processed.Add(1)
 			continue
 		}
+		if err := l.rt.workCtx.Err(); err != nil {
+			// Cancelled by a shutdown that outlasted its drain: the
+			// document did nothing wrong. Leave it uncommitted, to run
+			// again after the restart, rather than dead-letter it.
+			out.Err = fmt.Errorf("process %s cancelled by shutdown: %w", name, err)
+			return out
+		}
 		l.failed.Add(1)
 		if err := l.rt.deadLetter(name, l.name, doc, res); err != nil {
 			out.Err = err

@@ -407,3 +407,46 @@ steps: [{send: to-a}]
 		}
 	}
 }
+
+// A stop that outlasts its drain cancels the runs in flight: their events
+// are neither dead-lettered nor committed, and run again after a restart.
+func TestShutdownPastDrainKeepsEventsForTheRestart(t *testing.T) {
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	h := start(t, tp, sk, "")
+	h.rt.drain = 100 * time.Millisecond
+	h.deploy(base + `
+---
+kind: Process
+name: pa
+listen: orders
+steps: [{send: to-a}]
+`)
+	tp.PublishNext(1)
+	eventually(t, "first event sent", func() bool { return sk.Count("/a") == 1 })
+	eventually(t, "position 10", func() bool { return h.rt.Listeners()[0].Position == "10" })
+	sk.SetDelay(2 * time.Second) // the second event's send outlasts the drain
+	tp.PublishNext(1)
+	eventually(t, "second event in flight", func() bool { return h.rt.Listeners()[0].InFlight > 0 })
+	path := h.path
+	h.close()
+	h.store = nil
+	store, err := persistence.Open(path, persistence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dls, _ := store.DeadLetters(persistence.DeadLetterQuery{})
+	props, _ := store.Properties("bus:/event/Order__e")
+	store.Close()
+	if len(dls) != 0 {
+		t.Errorf("a run cancelled by shutdown was dead-lettered: %+v", dls)
+	}
+	if props[PositionKey] != "10" {
+		t.Errorf("position after the cut-short stop = %q, want 10 (the cancelled event uncommitted)", props[PositionKey])
+	}
+	sk.SetDelay(0)
+	start(t, tp, sk, path)
+	eventually(t, "event 2 again after the restart", func() bool { return sk.Count("/a") >= 2 })
+	if _, starts := tp.Stats(); starts[len(starts)-1] != "10" {
+		t.Errorf("the restart read from %q, want after 10, so the cancelled event runs again", starts[len(starts)-1])
+	}
+}
