@@ -114,11 +114,25 @@ func (rt *Runtime) makeListeners(d *deployment) error {
 			byOp[p.Listen] = l
 		}
 		l.processes = append(l.processes, p.Name)
-		l.track[p.Name] = p.Track
+		l.track[p.Name] = rt.trackList(d, p)
 		if c := max(p.Concurrency, 1); c < l.concurrency || len(l.processes) == 1 {
 			// Several processes on one listener: the strictest order wins.
 			l.concurrency = c
 		}
+	}
+	return nil
+}
+
+// trackList is what a process records and indexes with each execution:
+// its own track list, else the properties its connector says identify an
+// event.
+func (rt *Runtime) trackList(d *deployment, p *processes.Process) []string {
+	if len(p.Track) > 0 {
+		return p.Track
+	}
+	op := d.set.Operations[p.Listen]
+	if c, ok := rt.reg.Get(d.set.Connections[op.Connection].Type); ok && c.Listen != nil {
+		return c.Listen.Tracked
 	}
 	return nil
 }

@@ -144,6 +144,17 @@ func TestTwoProcessesOnOneEventShareOneCometDClient(t *testing.T) {
 	if st := rt.Listeners()[0]; len(st.Processes) != 2 || st.Received != 200 {
 		t.Errorf("listener status = %+v, want 2 processes and 200 received", st)
 	}
+	// With no track list, a process tracks what the connector says
+	// identifies an event: its replay ID and event UUID, searchable.
+	ev := org.Events("Order_Placed__e")[41]
+	execs, err := rt.Executions(persistence.ExecQuery{PropKey: "eventUuid", PropValue: ev.EventUUID})
+	if err != nil || len(execs) != 2 {
+		t.Fatalf("executions for event %s = %+v, %v; want one per process", ev.EventUUID, execs, err)
+	}
+	want := map[string]string{"replayId": fmt.Sprint(ev.ReplayID), "eventUuid": ev.EventUUID}
+	if fmt.Sprint(execs[0].Tracked) != fmt.Sprint(want) {
+		t.Errorf("tracked = %v, want %v", execs[0].Tracked, want)
+	}
 }
 
 func TestPauseEveryListenerPublishResumeGetsAllInOrder(t *testing.T) {

@@ -34,6 +34,11 @@ type Spec struct {
 	Summary  string
 	Fields   []Field
 	Examples []string // complete YAML documents, validated by the reference test
+	// Tracked names, for a Listen spec, the document properties that
+	// identify an event (a replay ID, an event UUID). A process that names
+	// no track list records and indexes these with every execution, so the
+	// history can be searched by them; nil tracks every property.
+	Tracked []string
 }
 
 // Field returns the named field and whether it exists.

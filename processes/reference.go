@@ -56,6 +56,9 @@ func writeSpec(b *bytes.Buffer, title string, s operations.Spec) {
 			fmt.Fprintf(b, "| `%s`%s | %s | %s | %s |\n", f.Name, required(f), typeText(f), defaultText(f.Default), cell(f.Doc))
 		}
 	}
+	if len(s.Tracked) > 0 {
+		fmt.Fprintf(b, "\nTracked by default (recorded and searchable in the execution history unless a process names its own `track`): `%s`.\n", strings.Join(s.Tracked, "`, `"))
+	}
 	for _, ex := range s.Examples {
 		fmt.Fprintf(b, "\n```yaml\n%s\n```\n", strings.TrimRight(ex, "\n"))
 	}

@@ -72,6 +72,7 @@ type: http
 }
 
 var listenSpec = operations.Spec{
+	Tracked: []string{PropHeaderPrefix + "x-request-id", PropHeaderPrefix + "idempotency-key"},
 	Summary: "A webhook served by the atom: each JSON request becomes a document.",
 	Fields: []operations.Field{
 		{Name: "path", Type: operations.String, Required: true, Doc: "Path served on the atom's HTTP server, starting with /.", Example: "/hooks/orders"},

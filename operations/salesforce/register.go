@@ -99,6 +99,9 @@ settings:
 
 var listenSpec = operations.Spec{
 	Summary: "Subscribe to a platform event channel over CometD and resume after the last committed replay ID.",
+	// channel, schema and createdById are the same for most events of a
+	// listener: indexing them would cost every run and find nothing.
+	Tracked: []string{"replayId", "eventUuid"},
 	Fields: []operations.Field{
 		{Name: "event", Type: operations.String,
 			Doc:     "The platform event's API name, such as Order__e; the channel is /event/Order__e. Give event or channel, not both.",
