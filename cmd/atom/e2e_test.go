@@ -238,4 +238,3 @@ func TestSIGTERMMidStreamDeliversExactlyOnce(t *testing.T) {
 		t.Errorf("%d deliveries for 10,000 events: a clean stop must not cause duplicates", total)
 	}
 }
-

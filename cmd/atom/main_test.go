@@ -53,7 +53,9 @@ func TestTestRunsOneDocumentAsADryRun(t *testing.T) {
 	var res struct {
 		Status string
 		Reply  struct{ Body map[string]any }
-		Trace  struct{ Steps []struct{ Kind, Status string } }
+		Trace  struct {
+			Steps []struct{ Kind, Status string }
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("output is not the JSON result: %v\n%s", err, out)
