@@ -64,6 +64,9 @@ type reply struct {
 	Advice     *advice         `json:"advice"`
 	Ext        replyExt        `json:"ext"`
 	Data       json.RawMessage `json:"data"`
+	// event is Data already decoded, when the whole answer decoded in one
+	// pass (see decodeReplies); nil otherwise.
+	event *eventData
 }
 
 type replyExt struct {
@@ -114,11 +117,35 @@ func decodeReplies(body []byte) ([]reply, error) {
 		}
 		return []reply{one}, nil
 	}
+	if replies, ok := decodeEvents(body); ok {
+		return replies, nil
+	}
 	var replies []reply
 	if err := json.Unmarshal(body, &replies); err != nil {
 		return nil, err
 	}
 	return replies, nil
+}
+
+// decodeEvents decodes an answer with its events in one pass, the common
+// case that carries the stream's throughput. It says false when any
+// message does not fit (a malformed event), and the caller decodes the
+// answer message by message instead, so one bad event is passed over
+// alone.
+func decodeEvents(body []byte) ([]reply, bool) {
+	var msgs []struct {
+		reply
+		Data *eventData `json:"data"`
+	}
+	if err := json.Unmarshal(body, &msgs); err != nil {
+		return nil, false
+	}
+	replies := make([]reply, len(msgs))
+	for i := range msgs {
+		replies[i] = msgs[i].reply
+		replies[i].event = msgs[i].Data
+	}
+	return replies, true
 }
 
 // eventData is the data of a platform event or change event message.

@@ -496,11 +496,18 @@ func (r *run) connectRefused(ctx context.Context, b *bayeux, rep *reply) error {
 // connect loop stops polling rather than drop anything. Events up to the
 // last one read in this run are skipped.
 func (r *run) push(ctx context.Context, m *reply) error {
-	var data eventData
-	if err := json.Unmarshal(m.Data, &data); err != nil {
-		r.s.Count("malformed_events")
-		r.log.Error().Err(err).Msg("salesforce event cannot be decoded; it has no replay ID to resume from, so it is passed over")
-		return nil
+	data := m.event
+	if data == nil {
+		data = new(eventData)
+		err := json.Unmarshal(m.Data, data)
+		if err == nil && len(m.Data) == 0 {
+			err = errors.New("event without data")
+		}
+		if err != nil {
+			r.s.Count("malformed_events")
+			r.log.Error().Err(err).Msg("salesforce event cannot be decoded; it has no replay ID to resume from, so it is passed over")
+			return nil
+		}
 	}
 	id, err := strconv.ParseInt(data.Event.ReplayID.String(), 10, 64)
 	if err != nil {
@@ -512,7 +519,7 @@ func (r *run) push(ctx context.Context, m *reply) error {
 		r.s.Count("duplicates_skipped")
 		return nil
 	}
-	ev := r.event(&data, id)
+	ev := r.event(data, id)
 	if len(r.out) == cap(r.out) {
 		r.log.Debug().Int("buffer", cap(r.out)).Msg("read-ahead buffer full; polling waits for processing")
 	}
