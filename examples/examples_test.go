@@ -42,6 +42,38 @@ func TestEveryExampleValidates(t *testing.T) {
 	}
 }
 
+// TestEveryExampleTestPasses runs the Test components of examples/, as
+// `atom test --processes examples` does: each a dry run, nothing sent.
+func TestEveryExampleTestPasses(t *testing.T) {
+	reg, err := standard.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := processes.ReadPath(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := atom.RunTests(context.Background(), reg, files)
+	if err != nil {
+		t.Fatalf("examples' tests cannot run: %v", err)
+	}
+	if len(results) < 10 {
+		t.Errorf("only %d Test components in examples/", len(results))
+	}
+	tested := map[string]bool{}
+	for _, r := range results {
+		tested[r.Test.Process] = true
+		for _, f := range r.Failures {
+			t.Errorf("test %s (process %s): %v", r.Test.Name, r.Test.Process, f)
+		}
+	}
+	for _, p := range []string{"orders-in", "stock-levels", "printer-reorder", "opportunity-won-notify", "order-placed-fanout"} {
+		if !tested[p] {
+			t.Errorf("process %s has no Test in examples/", p)
+		}
+	}
+}
+
 // received is a sink that records what each path got.
 type received struct {
 	mu  sync.Mutex

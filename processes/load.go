@@ -52,6 +52,19 @@ package processes
 //	  - stop: {}                              # or stop: {fail: '"bad order"'}
 //	  - reply: {}                             # or reply: mapping-name
 //	    name: answer                          # an optional label on any step
+//	---
+//	kind: Test                # run by `atom test` and RunTests, never deployed
+//	name: big-order-is-high
+//	process: orders           # a process, or a sub-process
+//	input: {body: {Amount__c: 2000}, props: {replayId: "7"}}
+//	expect:                   # every part optional
+//	  status: ok              # the default; or failed, filtered, stopped
+//	  error: "no lines"       # text the run's error contains (implies failed)
+//	  reply: {priority: high} # the reply body, exactly; null: no reply
+//	  output: {to: "+33..."}  # the one output body; or outputs: [...]
+//	  props: {priority: high} # properties every output has
+//	  sent:                   # bodies handed to each send operation, in order
+//	    sms-webhook: [{to: "+33..."}]
 //
 // Expressions (set, route's when, filter, log, stop's fail, field maps)
 // are expr-lang expressions that see body and props. testdata/components
@@ -150,6 +163,7 @@ func LoadWith(reg *operations.Registry, files []File, opts LoadOptions) (*Set, e
 			Operations:  map[string]*Operation{},
 			Mappings:    map[string]*Mapping{},
 			Processes:   map[string]*Process{},
+			Tests:       map[string]*Test{},
 			Files:       map[string][]byte{},
 		},
 	}
@@ -157,8 +171,9 @@ func LoadWith(reg *operations.Registry, files []File, opts LoadOptions) (*Set, e
 		l.parseFile(f)
 	}
 	// Connections first: an operation's settings depend on its
-	// connection's connector; processes refer to everything.
-	for _, kind := range []string{KindConnection, KindOperation, KindMapping, KindProcess} {
+	// connection's connector; processes refer to everything, and tests to
+	// processes and operations.
+	for _, kind := range kinds {
 		for _, d := range l.docs {
 			if d.kind == kind {
 				l.component(d)
@@ -249,13 +264,14 @@ func (l *loader) lookupEnv(name string) (string, bool) {
 type fieldInfo struct{ name, doc string }
 
 var (
-	kinds      = []string{KindConnection, KindOperation, KindMapping, KindProcess}
+	// kinds in the order they load: each may refer to those before it.
+	kinds      = []string{KindConnection, KindOperation, KindMapping, KindProcess, KindTest}
 	kindPlural = map[string]string{
 		KindConnection: "connections", KindOperation: "operations",
-		KindMapping: "mappings", KindProcess: "processes",
+		KindMapping: "mappings", KindProcess: "processes", KindTest: "tests",
 	}
 	commonFields = []fieldInfo{
-		{"kind", "What the component is: Connection, Operation, Mapping or Process."},
+		{"kind", "What the component is: Connection, Operation, Mapping, Process or Test."},
 		{"name", "The component's name, unique among its kind; others refer to it by this name. Letters, digits, '-', '_' and '.'."},
 	}
 	kindFields = map[string][]fieldInfo{
@@ -275,6 +291,7 @@ var (
 			{"track", "Document properties recorded with every execution, so that the history can be searched by them."},
 			{"steps", "What the process does to each document, in order."},
 		},
+		KindTest: testFields,
 	}
 	mappingFields = []fieldInfo{
 		{"jq", "A jq program; the input is the body, the properties are $props. It must produce exactly one value."},
@@ -623,6 +640,11 @@ func (l *loader) component(d *yamlDoc) {
 		p := l.process(d)
 		if !d.dup && d.name != "" {
 			l.set.Processes[d.name] = p
+		}
+	case KindTest:
+		t := l.test(d)
+		if !d.dup && d.name != "" {
+			l.set.Tests[d.name] = t
 		}
 	}
 }

@@ -26,6 +26,7 @@ const (
 	KindOperation  = "Operation"
 	KindMapping    = "Mapping"
 	KindProcess    = "Process"
+	KindTest       = "Test"
 )
 
 // Set is a whole deployment: every component, validated, with references
@@ -35,6 +36,9 @@ type Set struct {
 	Operations  map[string]*Operation
 	Mappings    map[string]*Mapping
 	Processes   map[string]*Process
+	// Tests are process tests, run by RunTests (`atom test`, `go test`);
+	// the runtime ignores them.
+	Tests map[string]*Test
 	// Files holds the YAML sources by file name, as deployed. They may
 	// hold literal secrets: show RedactedFiles instead.
 	Files map[string][]byte
@@ -188,4 +192,52 @@ type StopStep struct {
 	// Fail, when set, makes the run fail with this message (an expr
 	// returning a string), which dead-letters the document.
 	Fail string
+}
+
+// Test is a process test: a document run through a process as a dry run
+// (sends are described, not made) and what should come of it. RunTests
+// runs it; a deployment carries it but never runs it.
+type Test struct {
+	Name    string
+	Process string
+	Input   operations.Document
+	Expect  Expect
+	Pos     Pos
+}
+
+// Expect is what a Test expects of its run. A part that is not written is
+// not checked, except Status, which is StatusOK unless written (or
+// StatusFailed when only Error is).
+type Expect struct {
+	Status string // one of the run statuses
+	Error  string // a substring of the run's error
+	// Reply is the reply body, compared as JSON; a nil Reply is not
+	// checked, a Reply whose Body is nil expects no reply.
+	Reply *Expected
+	// Outputs are the bodies of the documents that reach the end, in
+	// order; nil is not checked.
+	Outputs []Expected
+	// Props are properties every output must have, with these values.
+	Props map[string]string
+	// Sent are the bodies each send operation is handed, in order, by
+	// operation in the order written; an operation not listed is not
+	// checked, one with no bodies must not be sent to.
+	Sent []ExpectedSends
+	// Where is where each part was written, by its field name (status,
+	// error, reply, output or outputs, props, sent).
+	Where map[string]Pos
+}
+
+// Expected is an expected document body, where it was written.
+type Expected struct {
+	Body any
+	Pos  Pos
+}
+
+// ExpectedSends are the bodies one send operation is expected to be
+// handed, in order.
+type ExpectedSends struct {
+	Operation string
+	Bodies    []Expected
+	Pos       Pos
 }

@@ -23,6 +23,9 @@ func Reference(reg *operations.Registry) []byte {
 			fmt.Fprintf(&b, "| `%s` | %s |\n", f.name, cell(f.doc))
 		}
 		b.WriteString("\n")
+		if kind == KindTest {
+			writeTestReference(&b)
+		}
 	}
 	b.WriteString("## Steps\n\nEvery step may also carry `name:`, a label shown in traces.\n\n| step | what it does |\n| --- | --- |\n")
 	for _, s := range stepKinds {
@@ -41,6 +44,24 @@ func Reference(reg *operations.Registry) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// writeTestReference documents a Test's input and expect.
+func writeTestReference(b *bytes.Buffer) {
+	b.WriteString("#### Test input\n\n| field | meaning |\n| --- | --- |\n")
+	for _, f := range inputFields {
+		fmt.Fprintf(b, "| `%s` | %s |\n", f.name, cell(f.doc))
+	}
+	b.WriteString("\n#### Test expectations\n\n")
+	b.WriteString("`atom test` (and `go test`, through `processes.RunTests`) runs each Test's input through its process as a dry run, " +
+		"with the trace on, and compares what came of it with `expect`. Bodies are compared exactly, as JSON (1 and 1.0 are equal). " +
+		"`sent` compares the documents the process hands each send operation, not what the connector makes of them " +
+		"(an http body template, the Salesforce record): `atom test PROCESS --input FILE` shows that in the trace.\n\n")
+	b.WriteString("| field | meaning |\n| --- | --- |\n")
+	for _, f := range expectFields {
+		fmt.Fprintf(b, "| `%s` | %s |\n", f.name, cell(f.doc))
+	}
+	b.WriteString("\n")
 }
 
 func writeSpec(b *bytes.Buffer, title string, s operations.Spec) {

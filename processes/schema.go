@@ -41,6 +41,7 @@ func Schema(reg *operations.Registry) ([]byte, error) {
 	defs[KindOperation] = operationSchema(reg, defs)
 	defs[KindMapping] = mappingSchema(true)
 	defs[KindProcess] = processSchema()
+	defs[KindTest] = testSchema()
 
 	oneOf := make([]any, 0, len(kinds))
 	for _, k := range kinds {
@@ -49,7 +50,7 @@ func Schema(reg *operations.Registry) ([]byte, error) {
 	s := obj2{
 		"$schema":     "https://json-schema.org/draft/2020-12/schema",
 		"title":       "Atom component",
-		"description": "One Atom component: a Connection, an Operation, a Mapping or a Process. A YAML file may hold several, separated by ---.",
+		"description": "One Atom component: a Connection, an Operation, a Mapping, a Process or a Test. A YAML file may hold several, separated by ---.",
 		"oneOf":       oneOf,
 		"$defs":       defs,
 	}
@@ -278,6 +279,56 @@ func processSchema() obj2 {
 		"track":       obj2{"type": "array", "items": obj2{"type": "string"}},
 		"steps":       obj2{"$ref": "#/$defs/steps", "minItems": 1},
 	}, "steps")
+}
+
+func testSchema() obj2 {
+	props := obj2{
+		"type":                 "object",
+		"additionalProperties": obj2{"type": []string{"string", "number", "boolean"}},
+	}
+	input := obj2{
+		"type": "object",
+		"properties": obj2{
+			"body":  obj2{},
+			"props": props,
+		},
+		"additionalProperties": false,
+	}
+	expect := obj2{
+		"type": "object",
+		"properties": obj2{
+			"status":  obj2{"enum": testStatuses, "default": StatusOK},
+			"error":   obj2{"type": "string"},
+			"reply":   obj2{},
+			"output":  obj2{},
+			"outputs": obj2{"type": "array"},
+			"props":   props,
+			"sent":    obj2{"type": "object", "additionalProperties": obj2{"type": "array"}},
+		},
+		"additionalProperties": false,
+		"not":                  obj2{"required": []string{"output", "outputs"}},
+	}
+	for _, f := range inputFields {
+		input["properties"].(obj2)[f.name] = withDoc(input["properties"].(obj2)[f.name].(obj2), f.doc)
+	}
+	for _, f := range expectFields {
+		expect["properties"].(obj2)[f.name] = withDoc(expect["properties"].(obj2)[f.name].(obj2), f.doc)
+	}
+	return componentSchema(KindTest, obj2{
+		"process": obj2{"type": "string"},
+		"input":   input,
+		"expect":  expect,
+	}, "process", "input")
+}
+
+// withDoc returns a copy of s with a description.
+func withDoc(s obj2, doc string) obj2 {
+	out := make(obj2, len(s)+1)
+	for k, v := range s {
+		out[k] = v
+	}
+	out["description"] = doc
+	return out
 }
 
 // stepSchema is one schema per step kind, each requiring its own key, so

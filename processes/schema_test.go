@@ -80,7 +80,7 @@ func TestSchemaShape(t *testing.T) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Schema != "https://json-schema.org/draft/2020-12/schema" || len(s.OneOf) != 4 {
+	if s.Schema != "https://json-schema.org/draft/2020-12/schema" || len(s.OneOf) != 5 {
 		t.Errorf("schema head = %q, %d kinds", s.Schema, len(s.OneOf))
 	}
 	conn := s.Defs["settings.fake.connection"]["properties"].(map[string]any)

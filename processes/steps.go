@@ -246,6 +246,7 @@ func (r *runner) call(ctx context.Context, p *program, s *step, doc operations.D
 
 func (r *runner) send(ctx context.Context, s *step, doc operations.Document, st *StepTrace) (operations.Document, []operations.Document, bool, error) {
 	snd := s.send
+	st.Operation = snd.op
 	if r.opt.DryRun {
 		if snd.dry == nil {
 			st.Note = "dry run: operation " + strconv.Quote(snd.op) + " not sent"

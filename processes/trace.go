@@ -37,7 +37,9 @@ type StepTrace struct {
 	Path  string `json:"path"`
 	Kind  string `json:"kind"` // a step kind, or "process" for a called sub-process
 	Label string `json:"label,omitempty"`
-	Pos   Pos    `json:"pos"`
+	// Operation is the operation a send step sends through.
+	Operation string `json:"operation,omitempty"`
+	Pos       Pos    `json:"pos"`
 	// Status is "ok", "failed", "filtered" (the path ended here), "stopped"
 	// or "caught" (a try whose failure its catch handled).
 	Status   string        `json:"status"`

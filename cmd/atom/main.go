@@ -20,6 +20,7 @@ Usage:
   atom run      [--processes DIR] [--data DIR] [--listen ADDR]   run an atom
   atom deploy   FILE|DIR --atom URL [--token T] [--note N]       deploy YAML to a running atom
   atom validate FILE|DIR                                          check component YAML
+  atom test     [PROCESS] [--processes DIR] [--run NAME,...]     run the Test components (dry runs)
   atom test     PROCESS --input FILE [--processes DIR] [--live]   run one document offline
   atom schema                                                     print the JSON Schema of component YAML
   atom reference                                                  print the component reference (Markdown)

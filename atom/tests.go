@@ -1,0 +1,40 @@
+package atom
+
+import (
+	"context"
+
+	"github.com/rs/zerolog"
+
+	"github.com/atomrt/atom/operations"
+	"github.com/atomrt/atom/processes"
+)
+
+// RunTests loads files and runs their Test components (every one, or
+// those named) with no store and no listener: what `atom test` does
+// without --input. Each test is a dry run: senders describe what they
+// would send and send nothing. The error is for components that do not
+// load or build, or a name no Test has; a test that fails is a
+// TestResult with Failures.
+func RunTests(ctx context.Context, reg *operations.Registry, files []processes.File, names ...string) ([]processes.TestResult, error) {
+	set, err := processes.Load(reg, files)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Tests) == 0 && len(names) == 0 {
+		return nil, nil
+	}
+	rt := &Runtime{reg: reg, log: zerolog.Nop(), webhooks: NewWebhooks()}
+	d := &deployment{set: set, conns: map[string]operations.Connection{}, senders: map[string]operations.Sender{}}
+	defer d.close()
+	if err := rt.openConnections(d); err != nil {
+		return nil, err
+	}
+	if err := rt.makeSenders(d); err != nil {
+		return nil, err
+	}
+	exec, err := processes.Compile(set, processes.Deps{Senders: d.senders, Log: zerolog.Nop()})
+	if err != nil {
+		return nil, err
+	}
+	return processes.RunTests(ctx, exec, set, names...)
+}
