@@ -71,6 +71,9 @@ func (rt *Runtime) openConnections(d *deployment) error {
 		if rt.store != nil { // a typed nil would not compare equal to nil
 			env.Inbox = rt.store
 		}
+		if rt.metrics != nil {
+			env.Meter = connMeter{m: rt.metrics, conn: name}
+		}
 		opened, err := conn.Open(name, c.Settings, env)
 		if err != nil {
 			return fmt.Errorf("%s: connection %q: %w", c.Pos, name, err)

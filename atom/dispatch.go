@@ -27,7 +27,7 @@ func (l *listener) dispatch(doc operations.Document) operations.Outcome {
 		}
 		res := l.dep.exec.Run(l.rt.workCtx, name, d, processes.RunOptions{})
 		l.rt.record(name, l.name, doc, res, l.track[name], "")
-		l.rt.metrics.run(name, res.Status, res.Duration)
+		l.rt.metrics.run(name, res)
 		if out.Reply == nil && res.Reply != nil {
 			out.Reply = res.Reply
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atomrt/atom/operations"
+	"github.com/atomrt/atom/processes"
 )
 
 // metrics are the runtime's Prometheus metrics, on a registry it owns.
@@ -18,6 +19,9 @@ type metrics struct {
 	runTime  *prometheus.HistogramVec
 	sendTime *prometheus.HistogramVec
 	sends    *prometheus.CounterVec
+	stepTime *prometheus.HistogramVec
+	connEvts *prometheus.CounterVec
+	connVals *prometheus.HistogramVec
 }
 
 func newMetrics(rt *Runtime) *metrics {
@@ -38,16 +42,44 @@ func newMetrics(rt *Runtime) *metrics {
 			Name: "atom_sends_total", Help: "Sends by operation and result (ok, failed).",
 		}, []string{"operation", "result"}),
 	}
-	m.reg.MustRegister(m.runs, m.runTime, m.sendTime, m.sends, listenerCollector{rt})
+	m.stepTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "atom_step_seconds", Help: "Duration of the top-level steps of process runs, by process and step kind.",
+		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+	}, []string{"process", "kind"})
+	m.connEvts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "atom_connector_events_total", Help: "Connector counters by connection, such as retries.",
+	}, []string{"connection", "name"})
+	m.connVals = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "atom_connector_values", Help: "Connector observations by connection, such as batch_size.",
+		Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 200, 500},
+	}, []string{"connection", "name"})
+	m.reg.MustRegister(m.runs, m.runTime, m.sendTime, m.sends, m.stepTime, m.connEvts, m.connVals, listenerCollector{rt})
 	return m
 }
 
 // Metrics returns the runtime's Prometheus registry, for /metrics.
 func (rt *Runtime) Metrics() *prometheus.Registry { return rt.metrics.reg }
 
-func (m *metrics) run(process, status string, d time.Duration) {
-	m.runs.WithLabelValues(process, status).Inc()
-	m.runTime.WithLabelValues(process).Observe(d.Seconds())
+func (m *metrics) run(process string, res *processes.Result) {
+	m.runs.WithLabelValues(process, res.Status).Inc()
+	m.runTime.WithLabelValues(process).Observe(res.Duration.Seconds())
+	for _, st := range res.Trace.Steps {
+		m.stepTime.WithLabelValues(process, st.Kind).Observe(st.Duration.Seconds())
+	}
+}
+
+// connMeter is the operations.Meter of one connection.
+type connMeter struct {
+	m    *metrics
+	conn string
+}
+
+func (c connMeter) Count(name string, n float64) {
+	c.m.connEvts.WithLabelValues(c.conn, name).Add(n)
+}
+
+func (c connMeter) Observe(name string, v float64) {
+	c.m.connVals.WithLabelValues(c.conn, name).Observe(v)
 }
 
 // timedSender measures a Send operation.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +184,92 @@ func TestPauseEveryListenerPublishResumeGetsAllInOrder(t *testing.T) {
 	eventually(t, "all 110 after resume", func() bool { return len(sk.NS("/a")) == 110 && len(sk.NS("/b")) == 110 })
 	if !equalInts(sk.NS("/a"), seq(1, 110)) || !equalInts(sk.NS("/b"), seq(1, 110)) {
 		t.Errorf("after resume: a=%v b=%v, want 1..110 in order, once each", sk.NS("/a"), sk.NS("/b"))
+	}
+}
+
+// The runtime's metrics include what connectors report (retries, batch
+// sizes) and the duration of each step.
+func TestMetricsCarryConnectorFiguresAndStepDurations(t *testing.T) {
+	rt, org, sk := startWithOrg(t)
+	var calls atomic.Int32
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(flaky.Close)
+	y := strings.NewReplacer("ORG", org.URL(), "SINK", sk.URL, "FLAKY", flaky.URL).Replace(orgYAML + `
+---
+kind: Operation
+name: republish
+connection: org
+action: send
+settings: {event: Order_Placed__e, batchSize: 200, linger: 1ms}
+---
+kind: Operation
+name: more
+connection: org
+action: listen
+settings: {event: Printer_Low_Ink__e}
+---
+kind: Process
+name: copy
+listen: more
+steps:
+  - map: {expr: '{"Order_Number__c": body.Printer_Serial__c, "Amount__c": 1.0}'}
+  - send: republish
+  - send: flaky
+---
+kind: Connection
+name: flaky-api
+type: http
+settings: {baseUrl: FLAKY}
+---
+kind: Operation
+name: flaky
+connection: flaky-api
+action: send
+settings: {url: /x, retryInitial: 1ms, retryMax: 2ms}
+`)
+	if _, err := rt.Deploy([]processes.File{{Name: "m.yaml", Data: []byte(y)}}, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "listeners running", func() bool { ok, _ := rt.Ready(); return ok })
+	if _, err := org.Publish("Printer_Low_Ink__e", map[string]any{"Printer_Serial__c": "P-1", "Ink_Color__c": "cyan"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the copy published and sent", func() bool {
+		return len(org.Events("Order_Placed__e")) == 1 && calls.Load() == 2
+	})
+	eventually(t, "the run finished", func() bool { st, _ := rt.Listener("org:/event/Printer_Low_Ink__e"); return st.Processed == 1 })
+	families, err := rt.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := ""
+			for _, l := range m.GetLabel() {
+				labels += l.GetName() + "=" + l.GetValue() + ","
+			}
+			switch {
+			case m.Counter != nil:
+				found[f.GetName()+"{"+labels+"}"] = m.Counter.GetValue()
+			case m.Histogram != nil:
+				found[f.GetName()+"{"+labels+"}"] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"atom_connector_events_total{connection=flaky-api,name=retries,}": 1,
+		"atom_connector_values{connection=org,name=batch_size,}":          1,
+		"atom_step_seconds{kind=send,process=copy,}":                      2, // two send steps
+		"atom_step_seconds{kind=map,process=copy,}":                       1,
+		"atom_process_runs_total{process=copy,status=ok,}":                1,
+	} {
+		if found[key] != want {
+			t.Errorf("%s = %v, want %v", key, found[key], want)
+		}
 	}
 }

@@ -39,7 +39,33 @@ type Env struct {
 	Webhooks Webhooks     // where webhook listeners serve their paths
 	Inbox    Inbox        // durable queue for sources that answer before processing
 	Client   *http.Client // nil: the connector makes its own
+	// Meter records the connector's own figures in the atom's metrics; nil
+	// outside a runtime (use MeterOf).
+	Meter Meter
 }
+
+// Meter records a connector's own figures, such as retries and batch
+// sizes, in the atom's metrics, labelled with the connection. Names are
+// snake_case and few: they become label values.
+type Meter interface {
+	// Count adds n to the counter name (atom_connector_events_total).
+	Count(name string, n float64)
+	// Observe records one value of name (atom_connector_values).
+	Observe(name string, v float64)
+}
+
+// MeterOf returns env's Meter, or one that records nothing.
+func MeterOf(env Env) Meter {
+	if env.Meter == nil {
+		return nopMeter{}
+	}
+	return env.Meter
+}
+
+type nopMeter struct{}
+
+func (nopMeter) Count(string, float64)   {}
+func (nopMeter) Observe(string, float64) {}
 
 // Webhooks is the atom's HTTP server, as seen by webhook listeners.
 type Webhooks interface {

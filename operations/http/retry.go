@@ -48,6 +48,7 @@ func (s *sender) Send(ctx context.Context, doc operations.Document) (operations.
 			wait = s.backoff(attempt)
 		}
 		wait = min(wait, deadline.Sub(now))
+		operations.MeterOf(s.conn.env).Count("retries", 1)
 		if err := sleep(ctx, wait); err != nil {
 			return operations.Document{}, fmt.Errorf("send %q: %s %s: stopped after %d attempt(s): %w", s.op, s.method, safeURL(r.url), attempt, err)
 		}

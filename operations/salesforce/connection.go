@@ -42,6 +42,7 @@ type conn struct {
 	ownsTr    bool         // the transport is ours to close
 	rest      *http.Client // REST calls; no cookies
 	auth      *auth
+	meter     operations.Meter // retries, batch sizes
 
 	// ctx bounds the goroutines the connection owns (the senders'
 	// batchers); Close cancels it.
@@ -77,6 +78,7 @@ func open(name string, s operations.Settings, env operations.Env) (operations.Co
 		name:      name,
 		cfg:       cfg,
 		log:       env.Log,
+		meter:     operations.MeterOf(env),
 		transport: transport,
 		ownsTr:    owns,
 		rest:      &http.Client{Transport: transport, Timeout: 2 * time.Minute},

@@ -282,6 +282,9 @@ func (s *sender) flushFrom(ctx context.Context, batch []*pending, start time.Tim
 		if len(todo) == 0 {
 			return
 		}
+		if attempt == 1 {
+			s.c.meter.Observe("batch_size", float64(len(todo)))
+		}
 		results, err := s.publish(ctx, todo)
 		var refused *PublishError
 		switch {
@@ -315,6 +318,7 @@ func (s *sender) flushFrom(ctx context.Context, batch []*pending, start time.Tim
 			return
 		}
 		s.log.Warn().Err(err).Int("records", len(todo)).Int("attempt", attempt).Dur("retry_in", wait).Msg("salesforce publish failed; retrying")
+		s.c.meter.Count("retries", 1)
 		if !sleep(ctx, wait) {
 			for _, p := range todo {
 				p.finish(operations.Document{}, fmt.Errorf("publish %s: stopped retrying: %w (last error: %v)", s.cfg.event, ctx.Err(), err))
