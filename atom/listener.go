@@ -53,14 +53,17 @@ type listener struct {
 
 // ListenerStatus is what the console and the API show of a listener.
 type ListenerStatus struct {
-	Name         string           `json:"name"`
-	Connection   string           `json:"connection"`
-	Key          string           `json:"key"`
-	State        operations.State `json:"state"`
-	Position     string           `json:"position"`
-	Processes    []string         `json:"processes"`
-	Concurrency  int              `json:"concurrency"`
-	InFlight     int              `json:"inFlight"`
+	Name        string           `json:"name"`
+	Connection  string           `json:"connection"`
+	Key         string           `json:"key"`
+	State       operations.State `json:"state"`
+	Position    string           `json:"position"`
+	Processes   []string         `json:"processes"`
+	Concurrency int              `json:"concurrency"`
+	InFlight    int              `json:"inFlight"`
+	// LagSeconds is how long the oldest event in flight has waited: how
+	// far processing is behind the source (0 when nothing is in flight).
+	LagSeconds   float64          `json:"lagSeconds"`
 	Received     int64            `json:"received"`
 	Processed    int64            `json:"processed"`
 	Failed       int64            `json:"failed"`
@@ -90,6 +93,9 @@ func (l *listener) status() ListenerStatus {
 		st.LastErrorAt = &t
 	}
 	l.mu.Unlock()
+	if at, ok := l.wm.oldest(); ok {
+		st.LagSeconds = time.Since(at).Seconds()
+	}
 	if ns := l.lastEventAt.Load(); ns != 0 {
 		t := time.Unix(0, ns).UTC()
 		st.LastEventAt = &t

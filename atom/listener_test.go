@@ -451,3 +451,19 @@ steps: [{send: to-a}]
 		t.Errorf("the restart read from %q, want after 10, so the cancelled event runs again", starts[len(starts)-1])
 	}
 }
+
+func TestLagShowsWhileAnEventWaits(t *testing.T) {
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	sk.SetDelay(200 * time.Millisecond)
+	tp.PublishNext(1)
+	eventually(t, "lag while the send waits", func() bool {
+		st := h.rt.Listeners()[0]
+		return st.InFlight == 1 && st.LagSeconds > 0
+	})
+	eventually(t, "no lag once done", func() bool {
+		st := h.rt.Listeners()[0]
+		return st.InFlight == 0 && st.LagSeconds == 0 && st.Position == "10"
+	})
+}

@@ -115,6 +115,7 @@ var (
 	descInFlight = prometheus.NewDesc("atom_listener_in_flight", "Events received but not yet finished (the replay lag inside the atom).", []string{"listener"}, nil)
 	descState    = prometheus.NewDesc("atom_listener_state", "1 for the listener's current state.", []string{"listener", "state"}, nil)
 	descCounter  = prometheus.NewDesc("atom_listener_events_total", "Connector counters of a listener, such as invalid_replay or reconnects.", []string{"listener", "counter"}, nil)
+	descLag      = prometheus.NewDesc("atom_listener_lag_seconds", "How long the oldest event in flight has waited (0 when none): the replay lag inside the atom.", []string{"listener"}, nil)
 	descAge      = prometheus.NewDesc("atom_listener_last_event_age_seconds", "Seconds since the listener's last event.", []string{"listener"}, nil)
 )
 
@@ -122,7 +123,7 @@ var (
 type listenerCollector struct{ rt *Runtime }
 
 func (listenerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReceived, descRuns, descInFlight, descState, descCounter, descAge} {
+	for _, d := range []*prometheus.Desc{descReceived, descRuns, descInFlight, descLag, descState, descCounter, descAge} {
 		ch <- d
 	}
 }
@@ -134,6 +135,7 @@ func (c listenerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRuns, prometheus.CounterValue, float64(st.Failed), st.Name, "failed")
 		ch <- prometheus.MustNewConstMetric(descRuns, prometheus.CounterValue, float64(st.DeadLettered), st.Name, "dead_lettered")
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(st.InFlight), st.Name)
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, st.LagSeconds, st.Name)
 		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, 1, st.Name, string(st.State))
 		for k, v := range st.Counters {
 			ch <- prometheus.MustNewConstMetric(descCounter, prometheus.CounterValue, float64(v), st.Name, k)

@@ -1,6 +1,9 @@
 package atom
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // watermark tracks events in flight in the order they were received and
 // says which position may be committed: the newest one below which every
@@ -15,6 +18,7 @@ type watermark struct {
 }
 
 type wmEntry struct {
+	at    time.Time // when it was received
 	pos   string
 	props map[string]string
 	done  bool
@@ -29,7 +33,7 @@ func (w *watermark) add(pos string, props map[string]string) uint64 {
 	if len(w.pending) == 0 {
 		w.base = seq
 	}
-	w.pending = append(w.pending, wmEntry{pos: pos, props: props})
+	w.pending = append(w.pending, wmEntry{at: time.Now(), pos: pos, props: props})
 	return seq
 }
 
@@ -63,6 +67,19 @@ func (w *watermark) finish(seq uint64) (string, map[string]string, bool) {
 	w.pending = append(w.pending[:0], w.pending[n:]...)
 	w.base += uint64(n)
 	return pos, props, pos != ""
+}
+
+// oldest returns when the oldest unfinished event was received, if any:
+// how far processing lags behind the source.
+func (w *watermark) oldest() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.pending {
+		if !e.done {
+			return e.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // inFlight returns how many events have not finished.
