@@ -39,6 +39,7 @@ export async function render(main, [name]) {
       ['Failed', num(st.failed)],
       ['Dead-lettered', num(st.deadLettered)],
       ['In flight', num(st.inFlight)],
+      ['Lag', st.lagSeconds ? `${st.lagSeconds.toFixed(1)} s (the oldest event in flight has waited this long)` : 'none'],
       ['Last event', timeEl(st.lastEventAt)],
       ['Last error', st.lastError ? h('span', { class: 'mono' }, st.lastError) : null],
       ...Object.entries(st.counters || {}).map(([k, v]) => [k.replace(/_/g, ' '), num(v)]),
