@@ -147,16 +147,18 @@ func (l *listener) Run(ctx context.Context, s operations.Stream) error {
 		defer wg.Done()
 		r.deliver(ctx, cancel)
 	}()
-	err := r.loop(ctx)
+	err := r.loop(ctx) // nil when ctx ended, else what retrying cannot fix
 	cancel()
 	wg.Wait()
 	switch {
+	case err != nil:
+		// Reported even when the listener is being stopped meanwhile: the
+		// failure came first.
+		return err
 	case parent.Err() != nil:
 		return nil
-	case r.deliverErr != nil:
-		return r.deliverErr
 	}
-	return err
+	return r.deliverErr
 }
 
 // run is the state of one Run.

@@ -17,6 +17,10 @@ import (
 	"github.com/atomrt/atom/operations"
 )
 
+// maxGather bounds how long a batch gathers requests, with linger 0,
+// while other batches are in flight.
+const maxGather = 50 * time.Millisecond
+
 // maxInFlight is how many batches one sender has in flight at once: enough
 // to keep publishing while a batch waits for its answer, few enough to stay
 // polite with the org's API limits.
@@ -115,6 +119,7 @@ type sender struct {
 	log   zerolog.Logger
 	reqs  chan *pending
 	slots chan struct{} // batches in flight
+	freed chan struct{} // a batch finished: signalled, never blocking
 	start sync.Once
 }
 
@@ -126,6 +131,7 @@ func newSender(c *conn, op string, cfg sendConfig) *sender {
 		log:   c.log.With().Str("operation", op).Str("event", cfg.event).Logger(),
 		reqs:  make(chan *pending, cfg.batch),
 		slots: make(chan struct{}, maxInFlight),
+		freed: make(chan struct{}, 1),
 	}
 }
 
@@ -225,36 +231,63 @@ func (s *sender) batcher(ctx context.Context) {
 		}
 		batch := s.collect(ctx, first)
 		go func() {
-			defer func() { <-s.slots }()
+			defer func() {
+				<-s.slots
+				select {
+				case s.freed <- struct{}{}:
+				default:
+				}
+			}()
 			s.flush(ctx, batch)
 		}()
 	}
 }
 
 // collect fills a batch that starts with first.
+//
+// With linger 0 (the default) it works like Nagle's algorithm: when no
+// other batch is in flight the batch goes at once with whatever is
+// waiting, so a lone caller never waits; while batches are in flight,
+// requests gather until one of them finishes or the batch is full. Low
+// concurrency gets low latency, high concurrency gets full batches. With
+// a linger, the batch waits up to that long to fill, for the fewest calls.
 func (s *sender) collect(ctx context.Context, first *pending) []*pending {
 	batch := make([]*pending, 1, s.cfg.batch)
 	batch[0] = first
-	if s.cfg.linger <= 0 {
-		for len(batch) < s.cfg.batch {
-			select {
-			case p := <-s.reqs:
-				batch = append(batch, p)
-			default:
-				return batch
-			}
-		}
-		return batch
+	nagle := s.cfg.linger <= 0
+	wait := s.cfg.linger
+	if nagle {
+		// A batch in flight may be retrying for minutes: never wait on it
+		// longer than this.
+		wait = maxGather
 	}
-	timer := time.NewTimer(s.cfg.linger)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	expired := timer.C
 	for len(batch) < s.cfg.batch {
+		if nagle && len(s.slots) <= 1 { // only this batch's own slot is taken
+			return drain(s.reqs, batch, s.cfg.batch)
+		}
 		select {
 		case p := <-s.reqs:
 			batch = append(batch, p)
-		case <-timer.C:
+		case <-s.freed:
+		case <-expired:
 			return batch
 		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain adds the requests already waiting, up to size.
+func drain(reqs chan *pending, batch []*pending, size int) []*pending {
+	for len(batch) < size {
+		select {
+		case p := <-reqs:
+			batch = append(batch, p)
+		default:
 			return batch
 		}
 	}

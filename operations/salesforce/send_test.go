@@ -295,3 +295,51 @@ func TestSendSingleCallerCancelled(t *testing.T) {
 		t.Errorf("%d published", n)
 	}
 }
+
+// With the default linger (0) a lone caller's record goes at once, in a
+// request of its own, and records that arrive while a batch is in flight
+// gather into the next one.
+func TestSendDefaultLingerSendsAtOnceAndGathersWhileBusy(t *testing.T) {
+	e := startEmulator(t, nil)
+	c := emuConn(t, e)
+	snd := newTestSender(t, c, operations.Settings{})
+	if _, err := c.auth.session(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.ResetCalls()
+	for i := 1; i <= 5; i++ { // one caller, one after another
+		if _, err := snd.Send(t.Context(), order(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls := e.Calls()["composite"]; calls != 5 {
+		t.Fatalf("5 sequential sends made %d calls, want 5 (nothing held back)", calls)
+	}
+
+	e.ResetCalls()
+	e.SetLatency(300 * time.Millisecond) // the first batch stays in flight
+	first := make(chan error, 1)
+	go func() { _, err := snd.Send(t.Context(), order(100)); first <- err }()
+	deadline := time.Now().Add(5 * time.Second) // until the first batch has reached Salesforce
+	for e.Calls()["composite"] == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	docs := make([]operations.Document, 10)
+	for i := range docs {
+		docs[i] = order(101 + i)
+	}
+	for i, err := range sendAll(t.Context(), snd, docs) {
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if calls := e.Calls()["composite"]; calls != 2 {
+		t.Errorf("1 send then 10 while it was in flight made %d calls, want 2", calls)
+	}
+	if n := len(published(e)); n != 16 {
+		t.Errorf("%d published, want 16", n)
+	}
+}
