@@ -103,10 +103,7 @@ func (s *Store) RecordExecution(e Execution) (string, error) {
 		}
 		p.trace = append([]byte{}, e.Trace...)
 	}
-	rec, err := json.Marshal(execRecord{Process: e.Process, Listener: e.Listener, Status: e.Status, Started: e.Started, Duration: e.Duration, Tracked: e.Tracked, Error: e.Error})
-	if err != nil {
-		return "", fmt.Errorf("record execution of %q: %w", e.Process, err)
-	}
+	rec := appendRecord(nil, e)
 	p.index = indexPrefixes(e.Tracked)
 	p.rec = encodeRecord(p.index, rec)
 
