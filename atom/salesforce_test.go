@@ -273,3 +273,41 @@ settings: {url: /x, retryInitial: 1ms, retryMax: 2ms}
 		}
 	}
 }
+
+// The whole atom rides out the emulator's faults: every event reaches the
+// sink once, in order, across dropped clients, expired tokens, a 503
+// burst and an emulator restart.
+func TestFaultsThroughTheRuntimeLoseNothing(t *testing.T) {
+	rt, org, sk := startWithOrg(t)
+	deployOrg(t, rt, org, sk)
+	faults := []struct {
+		name   string
+		inject func()
+	}{
+		{"drop clients", func() { org.DropClients() }},
+		{"expire tokens", func() { org.ExpireTokens() }},
+		{"503 burst", func() { org.Fail503(3) }},
+		{"restart", func() {
+			if err := org.Restart(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	n := 0
+	for _, f := range faults {
+		publishOrders(t, org, n+1, n+25)
+		f.inject()
+		publishOrders(t, org, n+26, n+50)
+		n += 50
+		eventually(t, fmt.Sprintf("%d events after %s", n, f.name), func() bool {
+			return len(sk.NS("/a")) >= n && len(sk.NS("/b")) >= n
+		})
+	}
+	if !equalInts(sk.NS("/a"), seq(1, n)) || !equalInts(sk.NS("/b"), seq(1, n)) {
+		t.Errorf("after the faults: a=%v b=%v, want 1..%d once each, in order", sk.NS("/a"), sk.NS("/b"), n)
+	}
+	st := rt.Listeners()[0]
+	if st.Counters["reconnects"] == 0 {
+		t.Errorf("no reconnect counted through %d faults: %+v", len(faults), st)
+	}
+}
