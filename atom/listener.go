@@ -237,6 +237,15 @@ func (l *listener) SetState(state operations.State, err error) {
 	}
 }
 
+// Mark implements operations.Stream.
+func (l *listener) Mark(pos string) {
+	if l.wm.inFlight() > 0 {
+		return
+	}
+	l.commit(pos, nil)
+	l.log.Info().Str("position", pos).Msg("position marked before the first event")
+}
+
 // Count implements operations.Stream.
 func (l *listener) Count(name string) {
 	l.mu.Lock()

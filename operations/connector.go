@@ -109,6 +109,13 @@ type Stream interface {
 	// Committed is the position committed now: a listener that must
 	// subscribe again resumes from here, never from the configured start.
 	Committed() string
+	// Mark commits position while no delivered event is unfinished: where
+	// a source started reading before any event came, such as the moment
+	// it subscribed to "only new events". Without it a resubscribe or a
+	// restart before the first event would start from "new" again and
+	// skip what was published in between. Ignored while events are in
+	// flight (theirs will move the position past it).
+	Mark(position string)
 	// Deliver hands one event to the runtime. It blocks while the runtime
 	// is busy (back-pressure: never drop, wait) and returns ctx.Err() when
 	// ctx ends. The runtime calls ev.Done, if set, once every run for the

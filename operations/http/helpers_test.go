@@ -116,6 +116,9 @@ func okOutcome(operations.Event) *operations.Outcome { return &operations.Outcom
 
 func (s *testStream) Start() string     { return "" }
 func (s *testStream) Committed() string { return "" }
+
+// Mark implements operations.Stream; webhooks have no positions.
+func (s *testStream) Mark(string) {}
 func (s *testStream) Log() zerolog.Logger {
 	return zerolog.Nop()
 }

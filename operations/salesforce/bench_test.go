@@ -28,6 +28,11 @@ func (s *countStream) Committed() string {
 	}
 	return ""
 }
+func (s *countStream) Mark(pos string) {
+	if s.n.Load() == 0 {
+		s.committed.Store(&pos)
+	}
+}
 func (s *countStream) Deliver(_ context.Context, ev operations.Event) error {
 	pos := ev.Position
 	s.committed.Store(&pos)

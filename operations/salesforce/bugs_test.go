@@ -491,3 +491,32 @@ func (s *catchUpStream) Deliver(ctx context.Context, ev operations.Event) error 
 	s.last++
 	return s.countStream.Deliver(ctx, ev)
 }
+
+// Bug 2, before the first event: a listener that subscribed to new events
+// (-1) loses its client before any event came. Resubscribing at -1 again
+// would skip everything published meanwhile; Atom marks when it subscribed
+// and replays from then.
+func TestBug2_UnknownClientBeforeTheFirstEventSkipsNothing(t *testing.T) {
+	e := startEmulator(t, nil)
+	c := emuConn(t, e)
+	publish(t, e, 1, 3)                 // before the subscription: not wanted
+	time.Sleep(2100 * time.Millisecond) // beyond the mark's margin (see markStart)
+	l := newTestListener(t, c, operations.Settings{"initial": "latest"})
+	s := newTestStream(t, "")
+	stop := running(t, l, s)
+	defer stop()
+	waitFor(t, 10*time.Second, "running", func() bool { st, _ := s.state(); return st == operations.Running })
+	if got := s.Committed(); !strings.HasPrefix(got, sincePrefix) {
+		t.Fatalf("committed %q after subscribing to new events, want a %s mark", got, sincePrefix)
+	}
+	e.RefuseConnections(true) // the client is cut off ...
+	e.DropClients()           // ... and forgotten
+	publish(t, e, 100, 10)    // published while it cannot read
+	e.RefuseConnections(false)
+	waitFor(t, 20*time.Second, "the 10 events", func() bool { return s.len() >= 10 })
+	time.Sleep(50 * time.Millisecond)
+	sameOrders(t, orderNumbers(s.delivered()), wantOrders(100, 10))
+	if n := s.count("skipped_before_start"); n != 3 {
+		t.Errorf("skipped_before_start = %d, want the 3 events from before the subscription", n)
+	}
+}

@@ -186,12 +186,13 @@ func (e *httpStatusError) Error() string {
 // bayeux is one CometD session: a client ID, its cookies and the latest
 // advice. A session that fails is thrown away and a new one handshakes.
 type bayeux struct {
-	c        *conn
-	http     *http.Client
-	sess     *session
-	clientID string
-	advice   advice
-	seq      int
+	serverTime time.Time // the Date of the last answer: Salesforce's clock
+	c          *conn
+	http       *http.Client
+	sess       *session
+	clientID   string
+	advice     advice
+	seq        int
 }
 
 func newBayeux(c *conn) *bayeux {
@@ -305,6 +306,9 @@ func (b *bayeux) send(ctx context.Context, timeout time.Duration, msgs ...messag
 	resp, err := b.http.Do(req)
 	if err == nil {
 		defer resp.Body.Close()
+		if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			b.serverTime = t
+		}
 		var answer []byte
 		answer, err = io.ReadAll(io.LimitReader(resp.Body, maxCometdResponse))
 		if err == nil {

@@ -161,6 +161,51 @@ func (l *listener) Run(ctx context.Context, s operations.Stream) error {
 	return r.deliverErr
 }
 
+// sincePrefix marks a position that is a time, not a replay ID: "every
+// event published since", committed when a listener subscribes to new
+// events before any has come (see markStart).
+const sincePrefix = "since:"
+
+func parseSince(pos string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(pos, sincePrefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, rest)
+	return t, err == nil
+}
+
+// markStart commits, as the listener's position, when it subscribed to
+// new events (by Salesforce's clock, a second early for the Date header's
+// rounding), so that a resubscribe or restart before the first event
+// replays from there instead of from "new" again, which would skip the
+// events published in between.
+func (r *run) markStart(b *bayeux) {
+	at := b.serverTime
+	if at.IsZero() {
+		at = time.Now().Add(-5 * time.Second) // no Date header: allow for clock skew
+	}
+	r.s.Mark(sincePrefix + at.Add(-time.Second).UTC().Format(time.RFC3339))
+}
+
+// beforeStart reports whether an event, replayed from a "since" position,
+// was published before that time: the listener had not subscribed yet. A
+// missing or unreadable CreatedDate is delivered, never dropped.
+func (r *run) beforeStart(data *eventData) bool {
+	if r.floor.IsZero() {
+		return false
+	}
+	if p, ok := data.Payload.(map[string]any); ok {
+		if v, ok := p["CreatedDate"].(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.Before(r.floor) {
+				return true
+			}
+		}
+	}
+	r.floor = time.Time{} // events come in order: the rest are newer
+	return false
+}
+
 // run is the state of one Run.
 type run struct {
 	l          *listener
@@ -180,6 +225,10 @@ type run struct {
 	refused     string
 	fallback    int64
 	hasFallback bool
+
+	// floor, after replaying from a "since" position, is the time before
+	// which replayed events are passed over.
+	floor time.Time
 }
 
 // fatalError ends Run: retrying cannot fix it.
@@ -372,6 +421,9 @@ func (r *run) subscribe(ctx context.Context, b *bayeux) error {
 		}
 		if rep.Successful {
 			r.log.Info().Int64("replay_from", from).Str("replay_source", source).Msg("salesforce subscribed")
+			if from == replayNew && !r.haveRead {
+				r.markStart(b)
+			}
 			return nil
 		}
 		reason := rep.reason()
@@ -434,6 +486,12 @@ func (r *run) invalidReplay(from int64, reason string) (int64, error) {
 // position Salesforce refused in this run is passed over.
 func (r *run) position() (from int64, source string, err error) {
 	if c := r.s.Committed(); c != "" && c != r.refused {
+		if since, ok := parseSince(c); ok {
+			// Subscribed to new events before any came: replay what is
+			// retained and pass over what was published before then.
+			r.floor = since
+			return replayAll, "events since " + since.Format(time.RFC3339), nil
+		}
 		id, err := strconv.ParseInt(c, 10, 64)
 		if err != nil {
 			return 0, "", &fatalError{fmt.Errorf("%w: the committed position %q is not a replay ID; set the listener's position to a replay ID, or clear it", ErrSettings, c)}
@@ -515,6 +573,10 @@ func (r *run) push(ctx context.Context, m *reply) error {
 	if err != nil {
 		r.s.Count("malformed_events")
 		r.log.Error().Str("replay_id", data.Event.ReplayID.String()).Msg("salesforce event has no numeric replay ID; passed over")
+		return nil
+	}
+	if r.beforeStart(data) {
+		r.s.Count("skipped_before_start")
 		return nil
 	}
 	if r.haveRead && id <= r.lastRead {

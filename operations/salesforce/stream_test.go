@@ -53,6 +53,14 @@ func (s *testStream) Start() string { s.mu.Lock(); defer s.mu.Unlock(); return s
 
 func (s *testStream) Committed() string { s.mu.Lock(); defer s.mu.Unlock(); return s.committed }
 
+func (s *testStream) Mark(pos string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.events) == 0 || s.committed == s.events[len(s.events)-1].Position {
+		s.committed = pos
+	}
+}
+
 func (s *testStream) Deliver(ctx context.Context, ev operations.Event) error {
 	if s.gate != nil {
 		select {
