@@ -467,3 +467,31 @@ func TestLagShowsWhileAnEventWaits(t *testing.T) {
 		return st.InFlight == 0 && st.LagSeconds == 0 && st.Position == "10"
 	})
 }
+
+// EnsureDeployed of what already runs is a no-op: no new version, no
+// restart; different files deploy.
+func TestEnsureDeployedOfTheSameFilesChangesNothing(t *testing.T) {
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	eventually(t, "listening", func() bool { s, _ := tp.Stats(); return s == 1 })
+	files := []processes.File{{Name: "test.yaml", Data: []byte(strings.ReplaceAll(twoProcesses, "SINK", sk.URL))}}
+	if _, err := h.rt.EnsureDeployed(files, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	// An event published now is processed by whichever listener runs: had
+	// the deployment been replaced, a second one would have started.
+	tp.PublishNext(1)
+	eventually(t, "the event", func() bool { return sk.Count("/a") == 1 })
+	deps, err := h.store.Deployments()
+	if err != nil || len(deps) != 1 {
+		t.Fatalf("deployments = %+v, %v; want one version", deps, err)
+	}
+	if _, starts := tp.Stats(); len(starts) != 1 {
+		t.Errorf("the listener started %d times, want once", len(starts))
+	}
+	files[0].Data = append(files[0].Data, "\n# changed\n"...)
+	if d, err := h.rt.EnsureDeployed(files, "test", ""); err != nil || d.Version != 2 {
+		t.Errorf("changed files: deployment %+v, %v; want version 2", d, err)
+	}
+}

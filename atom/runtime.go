@@ -1,9 +1,11 @@
 package atom
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -111,6 +113,18 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 // Validate loads files and reports every problem without deploying.
 func (rt *Runtime) Validate(files []processes.File) (*processes.Set, error) {
 	return processes.Load(rt.reg, files)
+}
+
+// EnsureDeployed deploys files unless exactly they already run, in which
+// case nothing changes: an atom restarted with the same --processes keeps
+// its version and does not restart its listeners.
+func (rt *Runtime) EnsureDeployed(files []processes.File, who, note string) (persistence.Deployment, error) {
+	if cur, err := rt.current(); err == nil && maps.EqualFunc(cur.set.Files, filesMap(files), bytes.Equal) {
+		d, err := rt.store.Deployment(cur.version)
+		d.Active = err == nil
+		return d, err
+	}
+	return rt.Deploy(files, who, note)
 }
 
 // Deploy validates files, builds the deployment, saves it as a new version

@@ -94,7 +94,7 @@ func serve(ctx context.Context, c atomConfig) error {
 		if err != nil {
 			return err
 		}
-		if _, err := rt.Deploy(files, "atom run", "deployed from "+c.processes); err != nil {
+		if _, err := rt.EnsureDeployed(files, "atom run", "deployed from "+c.processes); err != nil {
 			return err
 		}
 	}
