@@ -72,6 +72,19 @@ func (s *orderSink) counts() map[int64]int {
 	return c
 }
 
+// settle waits until nothing has arrived for a while.
+func (s *orderSink) settle() {
+	_, last, _ := s.snapshot()
+	for {
+		time.Sleep(100 * time.Millisecond)
+		_, n, _ := s.snapshot()
+		if n == last {
+			return
+		}
+		last = n
+	}
+}
+
 func (s *orderSink) snapshot() (distinct, total int, maxID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,6 +189,9 @@ func killTest(t *testing.T, sig syscall.Signal) (*orderSink, []int64, []int64, *
 		if sig == syscall.SIGTERM && err != nil {
 			t.Fatalf("atom did not exit cleanly on SIGTERM: %v", err)
 		}
+		// A POST the atom sent just before it died may still be in the
+		// sink's handler: let it land before reading what was delivered.
+		sink.settle()
 		_, _, maxID := sink.snapshot()
 		delivered = append(delivered, maxID)
 		durable = append(durable, storedPosition(t, data))
