@@ -32,7 +32,22 @@ type deployment struct {
 
 // build opens every connection and makes every listener and sender of set,
 // without I/O; on any error it closes what it opened.
-func (rt *Runtime) build(set *processes.Set) (_ *deployment, err error) {
+func (rt *Runtime) build(set *processes.Set) (*deployment, error) {
+	d, err := rt.buildSenders(set)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.makeListeners(d); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// buildSenders opens the connections of set, makes its senders and
+// compiles its executor: everything but listeners, which is all a test run
+// needs. On any error it closes what it opened.
+func (rt *Runtime) buildSenders(set *processes.Set) (_ *deployment, err error) {
 	d := &deployment{
 		set: set, conns: map[string]operations.Connection{},
 		senders: map[string]operations.Sender{}, listeners: map[string]*listener{},
@@ -46,9 +61,6 @@ func (rt *Runtime) build(set *processes.Set) (_ *deployment, err error) {
 		return nil, err
 	}
 	if err := rt.makeSenders(d); err != nil {
-		return nil, err
-	}
-	if err := rt.makeListeners(d); err != nil {
 		return nil, err
 	}
 	d.exec, err = processes.Compile(set, processes.Deps{Senders: d.senders, Log: rt.log})

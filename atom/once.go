@@ -21,18 +21,17 @@ func RunOnce(ctx context.Context, reg *operations.Registry, files []processes.Fi
 	if _, ok := set.Processes[process]; !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownProcess, process)
 	}
-	rt := &Runtime{reg: reg, log: zerolog.Nop(), webhooks: NewWebhooks()}
-	d := &deployment{set: set, conns: map[string]operations.Connection{}, senders: map[string]operations.Sender{}}
-	defer d.close()
-	if err := rt.openConnections(d); err != nil {
-		return nil, err
-	}
-	if err := rt.makeSenders(d); err != nil {
-		return nil, err
-	}
-	exec, err := processes.Compile(set, processes.Deps{Senders: d.senders, Log: zerolog.Nop()})
+	d, err := buildOffline(reg, set)
 	if err != nil {
 		return nil, err
 	}
-	return exec.Run(ctx, process, doc, processes.RunOptions{DryRun: !live, Trace: true}), nil
+	defer d.close()
+	return d.exec.Run(ctx, process, doc, processes.RunOptions{DryRun: !live, Trace: true}), nil
+}
+
+// buildOffline builds set's connections, senders and executor with no
+// store, no listener and no metrics, for runs outside an atom.
+func buildOffline(reg *operations.Registry, set *processes.Set) (*deployment, error) {
+	rt := &Runtime{reg: reg, log: zerolog.Nop(), webhooks: NewWebhooks()}
+	return rt.buildSenders(set)
 }

@@ -3,8 +3,6 @@ package atom
 import (
 	"context"
 
-	"github.com/rs/zerolog"
-
 	"github.com/atomrt/atom/operations"
 	"github.com/atomrt/atom/processes"
 )
@@ -23,18 +21,10 @@ func RunTests(ctx context.Context, reg *operations.Registry, files []processes.F
 	if len(set.Tests) == 0 && len(names) == 0 {
 		return nil, nil
 	}
-	rt := &Runtime{reg: reg, log: zerolog.Nop(), webhooks: NewWebhooks()}
-	d := &deployment{set: set, conns: map[string]operations.Connection{}, senders: map[string]operations.Sender{}}
-	defer d.close()
-	if err := rt.openConnections(d); err != nil {
-		return nil, err
-	}
-	if err := rt.makeSenders(d); err != nil {
-		return nil, err
-	}
-	exec, err := processes.Compile(set, processes.Deps{Senders: d.senders, Log: zerolog.Nop()})
+	d, err := buildOffline(reg, set)
 	if err != nil {
 		return nil, err
 	}
-	return processes.RunTests(ctx, exec, set, names...)
+	defer d.close()
+	return processes.RunTests(ctx, d.exec, set, names...)
 }
