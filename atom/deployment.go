@@ -105,7 +105,7 @@ func (rt *Runtime) makeSenders(d *deployment) error {
 			return fmt.Errorf("%s: operation %q: %w", op.Pos, name, err)
 		}
 		if rt.metrics != nil {
-			s = timedSender{Sender: s, op: name, m: rt.metrics}
+			s = rt.metrics.timed(name, s)
 		}
 		d.senders[name] = s
 	}

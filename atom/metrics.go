@@ -101,12 +101,21 @@ func (s timedSender) Send(ctx context.Context, doc operations.Document) (operati
 	return out, err
 }
 
-// DryRun keeps the wrapped sender's dry-run description.
-func (s timedSender) DryRun(doc operations.Document) (operations.Document, error) {
-	if d, ok := s.Sender.(operations.DryRunner); ok {
-		return d.DryRun(doc)
+// timedDryRunSender is a timedSender whose sender can describe a dry run;
+// a sender that cannot must not seem to, or test runs would show the
+// document as what it "would send".
+type timedDryRunSender struct {
+	timedSender
+	operations.DryRunner
+}
+
+// timed wraps s so that its sends are measured, keeping what it can do.
+func (m *metrics) timed(op string, s operations.Sender) operations.Sender {
+	t := timedSender{Sender: s, op: op, m: m}
+	if d, ok := s.(operations.DryRunner); ok {
+		return timedDryRunSender{timedSender: t, DryRunner: d}
 	}
-	return doc, nil
+	return t
 }
 
 var (
