@@ -3,6 +3,9 @@ package atom
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/atomrt/atom/operations"
@@ -123,7 +126,7 @@ func (rt *Runtime) TestRun(ctx context.Context, process string, doc operations.D
 		return nil, "", err
 	}
 	if _, ok := d.set.Processes[process]; !ok {
-		return nil, "", fmt.Errorf("%w %q", ErrUnknownProcess, process)
+		return nil, "", fmt.Errorf("%w %q (deployed: %s)", ErrUnknownProcess, process, names(d.set.Processes))
 	}
 	res := d.exec.Run(ctx, process, doc, processes.RunOptions{DryRun: !live, Trace: true})
 	id := rt.record(process, "", doc, res, d.set.Processes[process].Track, statusTest)
@@ -143,7 +146,7 @@ func (rt *Runtime) RetryDeadLetter(ctx context.Context, id string) (persistence.
 		return dl, err
 	}
 	if _, ok := d.set.Processes[dl.Process]; !ok {
-		return dl, fmt.Errorf("retry dead letter %s: %w %q in the running deployment", id, ErrUnknownProcess, dl.Process)
+		return dl, fmt.Errorf("retry dead letter %s: %w %q in the running deployment (deploy it again to retry, or discard the dead letter)", id, ErrUnknownProcess, dl.Process)
 	}
 	res := d.exec.Run(ctx, dl.Process, dl.Doc, processes.RunOptions{})
 	rt.record(dl.Process, dl.Listener, dl.Doc, res, d.set.Processes[dl.Process].Track, "")
@@ -176,7 +179,12 @@ func (rt *Runtime) listener(name string) (*listener, error) {
 	}
 	l, ok := d.listeners[name]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownListener, name)
+		return nil, fmt.Errorf("%w %q (listeners: %s)", ErrUnknownListener, name, strings.Join(d.order, ", "))
 	}
 	return l, nil
+}
+
+// names lists a map's keys, sorted, for an error that says what exists.
+func names[T any](m map[string]T) string {
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/atomrt/atom/operations"
 	"github.com/atomrt/atom/persistence"
 )
 
@@ -93,7 +94,7 @@ func (rt *Runtime) Ready() (bool, string) {
 	for _, name := range d.order {
 		st := d.listeners[name].status()
 		switch st.State {
-		case "running", "paused":
+		case operations.Running, operations.Paused:
 		default:
 			return false, fmt.Sprintf("listener %s is %s", name, st.State)
 		}

@@ -365,5 +365,3 @@ func (l *listener) commit(pos string, props map[string]string) {
 func (l *listener) setPosition(pos string) {
 	l.committed.Store(&pos)
 }
-
-func (l *listener) String() string { return fmt.Sprintf("listener %s", l.name) }

@@ -495,3 +495,18 @@ func TestEnsureDeployedOfTheSameFilesChangesNothing(t *testing.T) {
 		t.Errorf("changed files: deployment %+v, %v; want version 2", d, err)
 	}
 }
+
+// Unknown names say what exists, so the fix is in the message.
+func TestUnknownNamesListWhatExists(t *testing.T) {
+	tp, sk := optest.NewTopic(), optest.NewSink(t)
+	h := start(t, tp, sk, "")
+	h.deploy(twoProcesses)
+	err := h.rt.Pause("bus:/event/Ordr__e")
+	if !errors.Is(err, ErrUnknownListener) || !strings.Contains(err.Error(), "bus:/event/Order__e") {
+		t.Errorf("pause of an unknown listener: %v; want ErrUnknownListener naming bus:/event/Order__e", err)
+	}
+	_, _, err = h.rt.TestRun(context.Background(), "pz", operations.Document{}, false)
+	if !errors.Is(err, ErrUnknownProcess) || !strings.Contains(err.Error(), "deployed: pa, pb") {
+		t.Errorf("test run of an unknown process: %v; want ErrUnknownProcess listing pa, pb", err)
+	}
+}

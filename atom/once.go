@@ -19,7 +19,7 @@ func RunOnce(ctx context.Context, reg *operations.Registry, files []processes.Fi
 		return nil, err
 	}
 	if _, ok := set.Processes[process]; !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownProcess, process)
+		return nil, fmt.Errorf("%w %q (defined: %s)", ErrUnknownProcess, process, names(set.Processes))
 	}
 	d, err := buildOffline(reg, set)
 	if err != nil {
