@@ -92,20 +92,12 @@ func (s *Store) PutDeadLetter(d DeadLetter) (string, error) {
 
 // DeadLetters returns the dead letters q selects, newest first.
 func (s *Store) DeadLetters(q DeadLetterQuery) ([]DeadLetter, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultQueryLimit
-	}
-	upper := uint64(math.MaxUint64)
-	if q.Before != "" {
-		id, err := parseID(q.Before)
-		if err != nil {
-			return nil, fmt.Errorf("query dead letters: before: %w", err)
-		}
-		upper = id
+	limit, upper, err := page(q.Limit, q.Before)
+	if err != nil {
+		return nil, fmt.Errorf("query dead letters: %w", err)
 	}
 	var out []DeadLetter
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDeadLetters)
 		add := func(k, v []byte) error {
 			d, err := decodeDeadLetter(k, v)
@@ -269,4 +261,21 @@ func decodeDeadLetter(k, v []byte) (DeadLetter, error) {
 		ID: formatID(binary.BigEndian.Uint64(k)), Process: r.Process, Listener: r.Listener, Execution: r.Execution,
 		Doc: r.Doc, Error: r.Error, Step: r.Step, Attempts: r.Attempts, At: r.At, LastAttempt: r.LastAttempt,
 	}, nil
+}
+
+// page reads a query's paging: its limit (DefaultQueryLimit when unset)
+// and the ID below which results start (Before, the last ID of the
+// previous page; every ID when unset).
+func page(limit int, before string) (int, uint64, error) {
+	if limit <= 0 {
+		limit = DefaultQueryLimit
+	}
+	if before == "" {
+		return limit, math.MaxUint64, nil
+	}
+	id, err := parseID(before)
+	if err != nil {
+		return 0, 0, fmt.Errorf("before: %w", err)
+	}
+	return limit, id, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"time"
 
@@ -236,17 +235,9 @@ func (s *Store) Executions(q ExecQuery) ([]Execution, error) {
 	if q.PropValue != "" && q.PropKey == "" {
 		return nil, fmt.Errorf("query executions: property value %q without a property name: %w", q.PropValue, ErrInvalid)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultQueryLimit
-	}
-	upper := uint64(math.MaxUint64)
-	if q.Before != "" {
-		id, err := parseID(q.Before)
-		if err != nil {
-			return nil, fmt.Errorf("query executions: before: %w", err)
-		}
-		upper = id
+	limit, upper, err := page(q.Limit, q.Before)
+	if err != nil {
+		return nil, fmt.Errorf("query executions: %w", err)
 	}
 	// Copy the unwritten executions before reading the file; their IDs are
 	// all above the file's, so the file is read below the first of them
@@ -284,7 +275,7 @@ func (s *Store) Executions(q ExecQuery) ([]Execution, error) {
 	if len(out) >= limit {
 		return out, nil
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		out, err = q.scan(tx, out, upper, since, limit)
 		return err
